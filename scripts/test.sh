@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: installs what the tests need, builds once, runs
+# every test project, prints each project's duration and ends with one line
+# "tests: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+git config --global user.name >/dev/null 2>&1 || git config --global user.name "MergeQueue Tests"
+git config --global user.email >/dev/null 2>&1 || git config --global user.email "tests@mergequeue.invalid"
+
+results=TestResults
+rm -rf "$results" && mkdir -p "$results"
+
+if ! dotnet build MergeQueue.sln -c Release -v q -nologo > "$results/build.log" 2>&1; then
+  cat "$results/build.log"
+  echo "tests: 0 passed, 1 failed"
+  exit 1
+fi
+
+passed=0; failed=0; status=0
+for proj in tests/*/*.Tests.csproj; do
+  name=$(basename "$proj" .csproj)
+  start=$(date +%s)
+  dotnet test "$proj" -c Release --no-build -nologo --results-directory "$results/$name" \
+    --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" > "$results/$name.log" 2>&1
+  rc=$?
+  secs=$(( $(date +%s) - start ))
+  # VSTest's summary: "Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ..."
+  summary=$(grep -E '^(Passed|Failed)!' "$results/$name.log" | tail -n 1)
+  p=$(sed -nE 's/.*Passed: *([0-9]+).*/\1/p' <<<"$summary"); p=${p:-0}
+  f=$(sed -nE 's/.*Failed: *([0-9]+),.*/\1/p' <<<"$summary"); f=${f:-0}
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # a crashed test host counts as a failure
+  if [ "$rc" -ne 0 ]; then
+    status=1
+    grep -E '^\s+(Failed|X) |Error Message|Assert|Exception' "$results/$name.log" | head -n 60
+  fi
+  echo "$name: $p passed, $f failed in ${secs}s"
+  passed=$((passed + p)); failed=$((failed + f))
+done
+
+echo "tests: $passed passed, $failed failed"
+exit $status

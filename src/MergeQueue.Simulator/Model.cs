@@ -1,0 +1,169 @@
+namespace MergeQueue.Simulator;
+
+// The simulator's in-memory GitHub. Git objects live in real bare repositories on disk
+// (see GitRepository); everything GitHub keeps beside git (pull requests, reviews, statuses,
+// comments, permissions) lives here. All mutation happens under SimulatorState's lock.
+
+/// <summary>A GitHub account: a person or a bot. The token authenticates API calls as this user.</summary>
+public sealed class SimUser
+{
+    public required long Id { get; init; }
+    public required string Login { get; init; }
+    public string Type { get; init; } = "User";
+    public string? Token { get; set; }
+}
+
+public sealed class SimRepository
+{
+    public required long Id { get; init; }
+    public required SimUser Owner { get; init; }
+    public required string Name { get; init; }
+    public string DefaultBranch { get; set; } = "main";
+    public bool Private { get; init; }
+    public string? Description { get; set; }
+    public required string GitDir { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset PushedAt { get; set; }
+
+    public string FullName => $"{Owner.Login}/{Name}";
+
+    /// <summary>login → admin | maintain | write | triage | read. The owner is always admin.</summary>
+    public Dictionary<string, string> Permissions { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public List<SimPullRequest> Pulls { get; } = [];
+    public List<SimIssueComment> Comments { get; } = [];
+    public List<SimStatus> Statuses { get; } = [];
+    public List<SimCheckRun> CheckRuns { get; } = [];
+    public List<SimCheckSuite> CheckSuites { get; } = [];
+    public List<SimLabel> Labels { get; } = [];
+    public List<SimHook> Hooks { get; } = [];
+}
+
+public sealed class SimPullRequest
+{
+    public required long Id { get; init; }
+    public required int Number { get; init; }
+    public required string Title { get; set; }
+    public string? Body { get; set; }
+    public required SimUser User { get; init; }
+    public required string HeadRef { get; init; }
+    public required string HeadSha { get; set; }
+    public required string BaseRef { get; set; }
+    /// <summary>The base branch's sha when the PR was opened or last synchronized (as GitHub reports it).</summary>
+    public required string BaseSha { get; set; }
+    public bool Draft { get; set; }
+    public string State { get; set; } = "open";
+    public bool Merged { get; set; }
+    public string? MergeCommitSha { get; set; }
+    public SimUser? MergedBy { get; set; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset? ClosedAt { get; set; }
+    public DateTimeOffset? MergedAt { get; set; }
+    public List<string> Labels { get; } = [];
+    public List<SimReview> Reviews { get; } = [];
+}
+
+public sealed class SimReview
+{
+    public required long Id { get; init; }
+    public required SimUser User { get; init; }
+    /// <summary>APPROVED, CHANGES_REQUESTED, COMMENTED or DISMISSED.</summary>
+    public required string State { get; set; }
+    public required string CommitId { get; init; }
+    public string? Body { get; init; }
+    public DateTimeOffset SubmittedAt { get; init; }
+}
+
+public sealed class SimIssueComment
+{
+    public required long Id { get; init; }
+    public required int IssueNumber { get; init; }
+    public required SimUser User { get; init; }
+    public required string Body { get; set; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public List<SimReaction> Reactions { get; } = [];
+}
+
+public sealed class SimReaction
+{
+    public required long Id { get; init; }
+    public required SimUser User { get; init; }
+    /// <summary>+1, -1, laugh, confused, heart, hooray, rocket, eyes.</summary>
+    public required string Content { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+}
+
+public sealed class SimStatus
+{
+    public required long Id { get; init; }
+    public required string Sha { get; init; }
+    /// <summary>error, failure, pending or success.</summary>
+    public required string State { get; init; }
+    public required string Context { get; init; }
+    public string? Description { get; init; }
+    public string? TargetUrl { get; init; }
+    public required SimUser Creator { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+}
+
+public sealed class SimCheckSuite
+{
+    public required long Id { get; init; }
+    public required string HeadSha { get; init; }
+    public string? HeadBranch { get; init; }
+    /// <summary>queued, in_progress or completed.</summary>
+    public string Status { get; set; } = "queued";
+    public string? Conclusion { get; set; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+public sealed class SimCheckRun
+{
+    public required long Id { get; init; }
+    public required long CheckSuiteId { get; init; }
+    public required string HeadSha { get; init; }
+    public required string Name { get; set; }
+    /// <summary>queued, in_progress or completed.</summary>
+    public string Status { get; set; } = "queued";
+    /// <summary>success, failure, neutral, cancelled, skipped, timed_out, action_required, or null until completed.</summary>
+    public string? Conclusion { get; set; }
+    public string? DetailsUrl { get; set; }
+    public string? ExternalId { get; set; }
+    public string? OutputTitle { get; set; }
+    public string? OutputSummary { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? CompletedAt { get; set; }
+}
+
+public sealed class SimLabel
+{
+    public required long Id { get; init; }
+    public required string Name { get; init; }
+    public string Color { get; init; } = "ededed";
+    public string? Description { get; init; }
+}
+
+public sealed class SimHook
+{
+    public required long Id { get; init; }
+    public required string Url { get; init; }
+    public string? Secret { get; init; }
+    /// <summary>Event names, or "*" for all.</summary>
+    public List<string> Events { get; init; } = ["*"];
+    public bool Active { get; set; } = true;
+}
+
+/// <summary>A commit as read back from git.</summary>
+public sealed record SimCommit(
+    string Sha,
+    string TreeSha,
+    IReadOnlyList<string> Parents,
+    SimSignature Author,
+    SimSignature Committer,
+    string Message);
+
+public sealed record SimSignature(string Name, string Email, DateTimeOffset Date);
