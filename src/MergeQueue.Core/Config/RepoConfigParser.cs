@@ -1,0 +1,195 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using YamlDotNet.RepresentationModel;
+
+namespace MergeQueue.Core.Config;
+
+/// <summary>The result of reading a config file: the config when it is valid, else every error found.</summary>
+public sealed record ConfigParseResult(RepoConfig? Config, IReadOnlyList<string> Errors)
+{
+    public bool IsValid => Config is not null;
+}
+
+/// <summary>Reads <c>.github/mergequeue.yml</c>. Unknown keys are errors, so a typo never silently falls back to a default.</summary>
+public static class RepoConfigParser
+{
+    public const string Path = ".github/mergequeue.yml";
+
+    public static ConfigParseResult Parse(string yaml)
+    {
+        var errors = new List<string>();
+        YamlMappingNode root;
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(yaml));
+            if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode map)
+                return new(null, ["the file must be a YAML mapping of keys to values"]);
+            root = map;
+        }
+        catch (YamlDotNet.Core.YamlException e)
+        {
+            return new(null, [$"invalid YAML at line {e.Start.Line}: {e.InnerException?.Message ?? e.Message}"]);
+        }
+        catch (InvalidOperationException e)
+        {
+            // YamlDotNet's scanner throws this for some malformed input instead of a YamlException.
+            return new(null, [$"invalid YAML: {e.Message}"]);
+        }
+
+        var config = new RepoConfig();
+        foreach (var (keyNode, value) in root.Children)
+        {
+            var key = ((YamlScalarNode)keyNode).Value ?? "";
+            try
+            {
+                config = key switch
+                {
+                    "target_branches" => config with { TargetBranches = NonEmptyList(key, value) },
+                    "strategy" => config with { Strategy = Strategy(Scalar(key, value)) },
+                    "required_approvals" => config with { RequiredApprovals = Int(key, value, min: 0) },
+                    "required_checks" => config with { RequiredChecks = List(key, value) },
+                    "pre_checks" => config with { PreChecks = List(key, value) },
+                    "queue_on_approval" => config with { QueueOnApproval = Bool(key, value) },
+                    "batch_delay" => config with { BatchDelay = Duration(key, value) },
+                    "max_batch_size" => config with { MaxBatchSize = Int(key, value, min: 1) },
+                    "comments" => config with { Comments = Bool(key, value) },
+                    "branch_prefix" => config with { BranchPrefix = BranchPrefix(key, value) },
+                    "required_labels" => config with { RequiredLabels = List(key, value) },
+                    "blocking_labels" => config with { BlockingLabels = List(key, value) },
+                    "commit_message_pattern" => config with { CommitMessagePattern = Pattern(key, value) },
+                    "max_changed_lines" => config with { MaxChangedLines = NullableInt(key, value) },
+                    "allowed_authors" => config with { AllowedAuthors = List(key, value) },
+                    "denied_authors" => config with { DeniedAuthors = List(key, value) },
+                    "timeouts" => config with { Timeouts = ParseTimeouts(value) },
+                    _ => throw new ConfigException($"unknown key '{key}'"),
+                };
+            }
+            catch (ConfigException e)
+            {
+                errors.Add(e.Message);
+            }
+        }
+        return errors.Count == 0 ? new(config, []) : new(null, errors);
+    }
+
+    /// <summary>Parses <c>30s</c>, <c>10m</c>, <c>1h</c>, <c>1d</c> (CONTRACT §3).</summary>
+    public static bool TryParseDuration(string text, out TimeSpan duration)
+    {
+        duration = default;
+        var m = Regex.Match(text.Trim(), @"^(\d{1,7})(s|m|h|d)$");
+        if (!m.Success) return false;
+        var n = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        duration = m.Groups[2].Value switch
+        {
+            "s" => TimeSpan.FromSeconds(n),
+            "m" => TimeSpan.FromMinutes(n),
+            "h" => TimeSpan.FromHours(n),
+            _ => TimeSpan.FromDays(n),
+        };
+        return true;
+    }
+
+    private static Timeouts ParseTimeouts(YamlNode node)
+    {
+        if (node is not YamlMappingNode map) throw new ConfigException("'timeouts' must be a mapping");
+        var t = new Timeouts();
+        foreach (var (k, v) in map.Children)
+        {
+            var key = ((YamlScalarNode)k).Value ?? "";
+            var d = Duration($"timeouts.{key}", v);
+            t = key switch
+            {
+                "requested" => t with { Requested = d },
+                "queued" => t with { Queued = d },
+                "merging" => t with { Merging = d },
+                "split" => t with { Split = d },
+                "constructing" => t with { Constructing = d },
+                "testing" => t with { Testing = d },
+                "success" => t with { Success = d },
+                _ => throw new ConfigException($"unknown key 'timeouts.{key}'"),
+            };
+        }
+        return t;
+    }
+
+    private static string Scalar(string key, YamlNode node) =>
+        node is YamlScalarNode { Value: { } v } ? v : throw new ConfigException($"'{key}' must be a single value");
+
+    private static bool IsNull(YamlNode node) =>
+        node is YamlScalarNode s && (s.Value is null or "" or "~" or "null") && s.Style == YamlDotNet.Core.ScalarStyle.Plain;
+
+    private static IReadOnlyList<string> List(string key, YamlNode node)
+    {
+        if (IsNull(node)) return [];
+        if (node is YamlSequenceNode seq)
+            return seq.Children.Select(c => Scalar(key, c)).ToArray();
+        return [Scalar(key, node)];
+    }
+
+    private static IReadOnlyList<string> NonEmptyList(string key, YamlNode node)
+    {
+        var list = List(key, node);
+        return list.Count > 0 ? list : throw new ConfigException($"'{key}' must list at least one branch");
+    }
+
+    private static int Int(string key, YamlNode node, int min)
+    {
+        var s = Scalar(key, node);
+        if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) || n < min)
+            throw new ConfigException($"'{key}' must be a whole number of at least {min}, not '{s}'");
+        return n;
+    }
+
+    private static int? NullableInt(string key, YamlNode node) => IsNull(node) ? null : Int(key, node, min: 1);
+
+    private static bool Bool(string key, YamlNode node) => Scalar(key, node).ToLowerInvariant() switch
+    {
+        "true" or "yes" or "on" => true,
+        "false" or "no" or "off" => false,
+        var s => throw new ConfigException($"'{key}' must be true or false, not '{s}'"),
+    };
+
+    private static TimeSpan Duration(string key, YamlNode node)
+    {
+        var s = Scalar(key, node);
+        return TryParseDuration(s, out var d)
+            ? d
+            : throw new ConfigException($"'{key}' must be a duration such as 30s, 10m, 1h or 1d, not '{s}'");
+    }
+
+    private static MergeStrategy Strategy(string s) => s switch
+    {
+        "merge" => MergeStrategy.Merge,
+        "octopus" => MergeStrategy.Octopus,
+        "squash" => MergeStrategy.Squash,
+        "batch-squash" => MergeStrategy.BatchSquash,
+        "cherry-pick" => MergeStrategy.CherryPick,
+        _ => throw new ConfigException($"unknown strategy '{s}' (merge, octopus, squash, batch-squash or cherry-pick)"),
+    };
+
+    private static string BranchPrefix(string key, YamlNode node)
+    {
+        var s = Scalar(key, node).Trim('/');
+        return Regex.IsMatch(s, @"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+            ? s
+            : throw new ConfigException($"'{key}' must be a branch name prefix, not '{s}'");
+    }
+
+    private static string? Pattern(string key, YamlNode node)
+    {
+        if (IsNull(node)) return null;
+        var s = Scalar(key, node);
+        try
+        {
+            _ = new Regex(s, RegexOptions.None, TimeSpan.FromSeconds(1));
+            return s;
+        }
+        catch (ArgumentException e)
+        {
+            throw new ConfigException($"'{key}' is not a valid regular expression: {e.Message}");
+        }
+    }
+
+    private sealed class ConfigException(string message) : Exception(message);
+}

@@ -1,0 +1,50 @@
+using MergeQueue.Core.MergeAttempts;
+using MergeQueue.Core.Ports;
+using MergeQueue.Core.PullRequests;
+
+namespace MergeQueue.Core.Flows;
+
+public sealed partial class MergeQueueFlows
+{
+    /// <summary>
+    /// Cancel (seed 003): a command, new commits, or the PR closed. The PR leaves the queue in any
+    /// active state; if it was in a running attempt, the attempt goes back to SPLIT with the other
+    /// PRs, to be rebuilt without it.
+    /// </summary>
+    public Task<FlowResult> CancelAsync(RepoId repo, int number, string reason, Cause cause, CancellationToken ct) =>
+        Locked(repo, async () =>
+        {
+            var pr = await store.FindActivePullRequestAsync(repo, number, ct);
+            if (pr is null) return FlowResult.Refused(Messages.RefusedNotInQueue);
+
+            var changes = new Changes { PullRequests = { pr } };
+            MergeAttempt? attempt = null;
+            if (pr.State == PullRequestState.Merging && pr.AttemptId is { } id)
+            {
+                attempt = await store.GetAttemptAsync(id, ct);
+                if (attempt is { State: MergeAttemptState.Constructing or MergeAttemptState.Testing or MergeAttemptState.Success })
+                {
+                    attempt.BatchChanged(Messages.SplitBatchChanged(number), Now);
+                    changes.Attempts.Add(attempt);
+                    foreach (var mate in (await MembersAsync(attempt, ct)).Where(p => p.Number != number))
+                    {
+                        mate.Split(attempt.Id, Messages.SplitBatchChanged(number), Now);
+                        changes.PullRequests.Add(mate);
+                    }
+                }
+            }
+            pr.Cancel(reason, Now);
+            await SaveAsync(changes, cause, ct);
+            await ReportAllAsync(changes.PullRequests, ct);
+            await ConstructAsync(new QueueId(repo, pr.Target), cause, ct);
+            return FlowResult.Ok(reason);
+        }, ct);
+
+    /// <summary>New commits on a PR's head branch: a request for the old commit is void.</summary>
+    public async Task PushedAsync(RepoId repo, int number, CommitSha newHead, Cause cause, CancellationToken ct)
+    {
+        var pr = await store.FindActivePullRequestAsync(repo, number, ct);
+        if (pr is null || pr.HeadSha == newHead) return; // duplicate or stale delivery
+        await CancelAsync(repo, number, Messages.CancelledNewCommits, cause, ct);
+    }
+}

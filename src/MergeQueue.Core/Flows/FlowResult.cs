@@ -1,0 +1,11 @@
+namespace MergeQueue.Core.Flows;
+
+/// <summary>The answer to a request from a person (a command or an API call): accepted, or refused with why.</summary>
+public sealed record FlowResult(bool Accepted, string Message)
+{
+    public static FlowResult Ok(string message) => new(true, message);
+    public static FlowResult Refused(string reason) => new(false, reason);
+}
+
+/// <summary>The merge command's arguments.</summary>
+public sealed record MergeRequest(string Actor, int? Priority = null, string? Branch = null);

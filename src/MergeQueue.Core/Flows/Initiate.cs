@@ -1,0 +1,56 @@
+using MergeQueue.Core.Ports;
+using MergeQueue.Core.PullRequests;
+
+namespace MergeQueue.Core.Flows;
+
+public sealed partial class MergeQueueFlows
+{
+    /// <summary>
+    /// Initiate (seed 003): something that may make a REQUESTED PR ready happened (a review, a
+    /// pre-check status, ready for review, a label, or a poll tick). Queues it when ready.
+    /// </summary>
+    public Task InitiateAsync(RepoId repo, int number, Cause cause, CancellationToken ct) =>
+        Locked(repo, async () =>
+        {
+            var pr = await store.FindActivePullRequestAsync(repo, number, ct);
+            if (pr is null || pr.State != PullRequestState.Requested) return;
+            var config = await configs.GetAsync(repo, ct);
+            if (config is null) return;
+            var info = await github.GetPullRequestAsync(repo, number, ct);
+            if (info is null || !info.Open)
+            {
+                pr.Cancel(Messages.CancelledClosed, Now);
+            }
+            else if (info.HeadSha != pr.HeadSha)
+            {
+                pr.Cancel(Messages.CancelledNewCommits, Now);
+            }
+            else
+            {
+                var readiness = await EvaluateReadinessAsync(repo, info, config, ct);
+                if (readiness.Ready)
+                {
+                    pr.Initiate(Now);
+                }
+                else
+                {
+                    var reason = Messages.Requested(readiness.Summary);
+                    if (reason == pr.Reason) return;
+                    pr.Reason = reason;
+                }
+            }
+
+            await SaveAsync(new Changes { PullRequests = { pr } }, cause, ct);
+            if (pr.State == PullRequestState.Queued) await ConstructAsync(new QueueId(repo, pr.Target), cause, ct);
+            else await ReportAsync(pr, ct);
+        }, ct);
+
+    /// <summary>Initiate for every REQUESTED PR whose head is this commit (a pre-check reported on it).</summary>
+    public Task InitiateForCommitAsync(RepoId repo, CommitSha sha, Cause cause, CancellationToken ct) =>
+        Locked(repo, async () =>
+        {
+            var prs = await store.GetActivePullRequestsAsync(repo, ct);
+            foreach (var pr in prs.Where(p => p.State == PullRequestState.Requested && p.HeadSha == sha))
+                await InitiateAsync(repo, pr.Number, cause, ct);
+        }, ct);
+}

@@ -1,0 +1,160 @@
+using System.Collections.Concurrent;
+using MergeQueue.Core.Config;
+using MergeQueue.Core.MergeAttempts;
+using MergeQueue.Core.Ports;
+using MergeQueue.Core.PullRequests;
+using MergeQueue.Core.Queue;
+using Microsoft.Extensions.Logging;
+
+namespace MergeQueue.Core.Flows;
+
+/// <summary>Settings of the running service that the flows need.</summary>
+public sealed record FlowOptions
+{
+    /// <summary>Base of the dashboard links put on statuses (<c>MergeQueue:PublicUrl</c>).</summary>
+    public string PublicUrl { get; init; } = "http://127.0.0.1:5000";
+    /// <summary>The commit status context the queue reports on each PR head (CONTRACT §5).</summary>
+    public const string StatusContext = "mergequeue";
+}
+
+/// <summary>
+/// The merging flow of seed 003: Request, Initiate, Construct, Test, Complete, Cancel and Poll, one
+/// file each. Flows load rows, fire transitions, save the rows with their event log in one
+/// transaction, then act on GitHub. Flows of one repository run one at a time.
+/// </summary>
+public sealed partial class MergeQueueFlows(
+    IGitHub github,
+    IQueueStore store,
+    IRepoConfigs configs,
+    TimeProvider clock,
+    FlowOptions options,
+    ILogger<MergeQueueFlows> logger)
+{
+    private readonly ConcurrentDictionary<RepoId, SemaphoreSlim> _locks = new();
+
+    private DateTimeOffset Now => clock.GetUtcNow();
+
+    /// <summary>Runs a flow with the repository's lock held; flows called from flows already hold it.</summary>
+    private async Task<T> Locked<T>(RepoId repo, Func<Task<T>> flow, CancellationToken ct)
+    {
+        if (_held.Value?.Contains(repo) == true) return await flow();
+        var gate = _locks.GetOrAdd(repo, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct);
+        var previous = _held.Value;
+        _held.Value = [.. previous ?? [], repo];
+        try
+        {
+            return await flow();
+        }
+        finally
+        {
+            _held.Value = previous;
+            gate.Release();
+        }
+    }
+
+    private static readonly AsyncLocal<HashSet<RepoId>?> _held = new();
+
+    private Task Locked(RepoId repo, Func<Task> flow, CancellationToken ct) =>
+        Locked(repo, async () => { await flow(); return true; }, ct);
+
+    /// <summary>Saves the rows with their event log, and logs each transition.</summary>
+    private async Task SaveAsync(Changes changes, Cause cause, CancellationToken ct)
+    {
+        if (changes.IsEmpty) return;
+        // A row listed twice would be written twice and fail its own version check.
+        var distinct = new Changes();
+        distinct.PullRequests.AddRange(changes.PullRequests.Distinct());
+        distinct.Attempts.AddRange(changes.Attempts.Distinct());
+        distinct.Events.AddRange(changes.Events);
+        changes = distinct;
+        foreach (var pr in changes.PullRequests)
+            foreach (var t in pr.Transitions)
+                logger.LogInformation("PR {Repo}#{Number}: {From} → {To} ({Trigger}) {Reason} [cause {CauseKind} {CauseId}]",
+                    pr.Repo, pr.Number, t.From, t.To, t.Trigger, t.Reason, cause.Kind, cause.Id);
+        foreach (var a in changes.Attempts)
+            foreach (var t in a.Transitions)
+                logger.LogInformation("Attempt {Attempt} ({Queue}): {From} → {To} ({Trigger}) {Reason} [cause {CauseKind} {CauseId}]",
+                    a.Id, a.Queue, t.From, t.To, t.Trigger, t.Reason, cause.Kind, cause.Id);
+        await store.SaveAsync(changes, cause, ct);
+    }
+
+    private string TargetUrl(PullRequest pr) => $"{options.PublicUrl.TrimEnd('/')}/repos/{pr.Repo.Owner}/{pr.Repo.Name}/pulls/{pr.Number}";
+
+    /// <summary>Posts the <c>mergequeue</c> status that says where the PR stands (CONTRACT §5).</summary>
+    private async Task ReportAsync(PullRequest pr, CancellationToken ct)
+    {
+        var (state, description) = pr.State switch
+        {
+            PullRequestState.Merged => (StatusState.Success, pr.Reason ?? Messages.MergedIn(pr.MergedSha ?? pr.HeadSha)),
+            PullRequestState.Failed or PullRequestState.Cancelled or PullRequestState.TimedOut => (StatusState.Failure, pr.Reason ?? pr.State.ToString()),
+            _ => (StatusState.Pending, pr.Reason ?? pr.State.ToString()),
+        };
+        try
+        {
+            await github.SetStatusAsync(pr.Repo, pr.HeadSha, FlowOptions.StatusContext, state, Messages.Status(description), TargetUrl(pr), ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The state is saved; a lost status is repaired by the next report, never worth failing the flow.
+            logger.LogWarning(e, "Could not post the status of {Repo}#{Number}", pr.Repo, pr.Number);
+        }
+    }
+
+    private async Task ReportAllAsync(IEnumerable<PullRequest> prs, CancellationToken ct)
+    {
+        foreach (var pr in prs) await ReportAsync(pr, ct);
+    }
+
+    private async Task<(IReadOnlyList<PullRequest> Prs, IReadOnlyList<MergeAttempt> Attempts)> LoadQueueAsync(QueueId queue, CancellationToken ct)
+    {
+        var prs = (await store.GetActivePullRequestsAsync(queue.Repo, ct)).Where(p => p.Target == queue.Target).ToArray();
+        var attempts = (await store.GetActiveAttemptsAsync(queue.Repo, ct)).Where(a => a.Target == queue.Target).ToArray();
+        return (prs, attempts);
+    }
+
+    /// <summary>Refreshes queued PRs' descriptions with their position (they move as the queue does).</summary>
+    private async Task ReportPositionsAsync(QueueId queue, RepoConfig config, Cause cause, CancellationToken ct)
+    {
+        var (prs, _) = await LoadQueueAsync(queue, ct);
+        var ordered = BatchPlanner.Ordered(prs);
+        var oldest = ordered.Count == 0 ? Now : ordered.Min(p => p.QueuedAt ?? p.StateChangedAt);
+        var waiting = Now - oldest < config.BatchDelay;
+        var changes = new Changes();
+        for (var i = 0; i < ordered.Count; i++)
+        {
+            var text = waiting ? Messages.QueuedWaitingForBatch(i + 1, ordered.Count) : Messages.Queued(i + 1, ordered.Count);
+            if (ordered[i].Reason == text) continue;
+            ordered[i].Reason = text;
+            changes.PullRequests.Add(ordered[i]);
+        }
+        if (changes.IsEmpty) return;
+        try
+        {
+            await store.SaveAsync(changes, cause, ct);
+        }
+        catch (ConcurrencyConflictException)
+        {
+            return; // someone else moved the queue; they report
+        }
+        await ReportAllAsync(changes.PullRequests, ct);
+    }
+
+    private async Task DeleteBranchQuietlyAsync(RepoId repo, string branch, CancellationToken ct)
+    {
+        try
+        {
+            await github.DeleteBranchAsync(repo, branch, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Could not delete {Repo} branch {Branch}", repo, branch);
+        }
+    }
+
+    private async Task DeleteAttemptBranchesAsync(MergeAttempt attempt, RepoConfig config, CancellationToken ct)
+    {
+        await DeleteBranchQuietlyAsync(attempt.Repo, config.TmpBranch(attempt.Target, attempt.Id), ct);
+        await DeleteBranchQuietlyAsync(attempt.Repo, config.StagingBranch(attempt.Target, attempt.Id), ct);
+    }
+}

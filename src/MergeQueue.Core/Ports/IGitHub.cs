@@ -1,0 +1,76 @@
+namespace MergeQueue.Core.Ports;
+
+/// <summary>A pull request as GitHub shows it now.</summary>
+public sealed record PullRequestInfo(
+    int Number,
+    string Title,
+    string Author,
+    CommitSha HeadSha,
+    string HeadRef,
+    string BaseRef,
+    bool Open,
+    bool Merged,
+    bool Draft,
+    IReadOnlyList<string> Labels);
+
+public enum ReviewState { Approved, ChangesRequested, Commented, Dismissed }
+
+/// <summary>A submitted review, in the order GitHub lists them (oldest first).</summary>
+public sealed record Review(string Author, ReviewState State, CommitSha CommitSha, DateTimeOffset SubmittedAt);
+
+public enum CheckState { Pending, Success, Failure }
+
+/// <summary>One context on a commit: the latest status of that context, or a check run of that name.</summary>
+public sealed record Check(string Context, CheckState State, string? Description, string? TargetUrl);
+
+/// <summary>Permission on a repository, as GitHub's collaborator permission endpoint reports it.</summary>
+public enum Permission { None, Read, Triage, Write, Maintain, Admin }
+
+/// <summary>The result of asking GitHub to merge a commit into a branch.</summary>
+public abstract record MergeResult
+{
+    public sealed record Merged(CommitSha Sha) : MergeResult;
+    public sealed record Conflict : MergeResult;
+    /// <summary>The head is already contained in the branch.</summary>
+    public sealed record NothingToMerge : MergeResult;
+}
+
+/// <summary>A git commit as read back from GitHub.</summary>
+public sealed record CommitInfo(CommitSha Sha, string TreeSha, IReadOnlyList<CommitSha> Parents, string Message, string AuthorName, string AuthorEmail);
+
+/// <summary>Status states the queue posts (CONTRACT §5).</summary>
+public enum StatusState { Pending, Success, Failure, Error }
+
+/// <summary>
+/// Everything the queue does on GitHub. The Octokit adapter implements it over the REST API with
+/// retries; tests implement it in memory. Methods that change GitHub reconcile when retried after
+/// an ambiguous failure (a branch already at the wanted sha is success).
+/// </summary>
+public interface IGitHub
+{
+    Task<PullRequestInfo?> GetPullRequestAsync(RepoId repo, int number, CancellationToken ct);
+    Task<IReadOnlyList<Review>> GetReviewsAsync(RepoId repo, int number, CancellationToken ct);
+    /// <summary>Every context on the commit: statuses (latest per context wins) and check runs.</summary>
+    Task<IReadOnlyList<Check>> GetChecksAsync(RepoId repo, CommitSha sha, CancellationToken ct);
+    Task<Permission> GetPermissionAsync(RepoId repo, string login, CancellationToken ct);
+    /// <summary>A file's text at a ref, or null when there is no such file.</summary>
+    Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct);
+    Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct);
+
+    /// <summary>The branch's head, or null when there is no such branch.</summary>
+    Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct);
+    /// <summary>Creates the branch at the commit, or force-resets it there when it exists.</summary>
+    Task ResetBranchAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct);
+    /// <summary>Moves the branch to the commit only if that is a fast-forward; false when it is not.</summary>
+    Task<bool> FastForwardAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct);
+    /// <summary>Deletes the branch; a missing branch is fine.</summary>
+    Task DeleteBranchAsync(RepoId repo, string branch, CancellationToken ct);
+    /// <summary>Merges a commit into a branch with a merge commit (POST /merges).</summary>
+    Task<MergeResult> MergeAsync(RepoId repo, string branch, CommitSha head, string message, CancellationToken ct);
+    Task<CommitInfo> GetCommitAsync(RepoId repo, CommitSha sha, CancellationToken ct);
+    Task<CommitSha> CreateCommitAsync(RepoId repo, string treeSha, IReadOnlyList<CommitSha> parents, string message, CancellationToken ct);
+
+    Task SetStatusAsync(RepoId repo, CommitSha sha, string context, StatusState state, string description, string? targetUrl, CancellationToken ct);
+    Task CommentAsync(RepoId repo, int number, string body, CancellationToken ct);
+    Task ClosePullRequestAsync(RepoId repo, int number, CancellationToken ct);
+}

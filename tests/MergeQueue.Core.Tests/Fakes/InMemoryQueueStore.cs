@@ -1,0 +1,116 @@
+using MergeQueue.Core;
+using MergeQueue.Core.MergeAttempts;
+using MergeQueue.Core.Ports;
+using MergeQueue.Core.PullRequests;
+
+namespace MergeQueue.Core.Tests.Fakes;
+
+/// <summary>
+/// The store port in memory, with the real store's semantics: reads return fresh copies, saves
+/// check versions and are all-or-nothing, and every transition lands in the event log.
+/// </summary>
+public sealed class InMemoryQueueStore : IQueueStore
+{
+    private readonly object _gate = new();
+    private readonly Dictionary<long, PullRequest> _prs = [];
+    private readonly Dictionary<AttemptId, MergeAttempt> _attempts = [];
+    private long _nextPr;
+    private long _nextAttempt;
+
+    public List<(EventLogEntry Entry, string? Trigger)> EventLog { get; } = [];
+
+    public Task<AttemptId> NextAttemptIdAsync(CancellationToken ct)
+    {
+        lock (_gate) return Task.FromResult(new AttemptId(++_nextAttempt));
+    }
+
+    public Task<PullRequest?> FindActivePullRequestAsync(RepoId repo, int number, CancellationToken ct)
+    {
+        lock (_gate) return Task.FromResult(_prs.Values.Where(p => p.Repo == repo && p.Number == number && p.IsActive).Select(Copy).FirstOrDefault());
+    }
+
+    public Task<IReadOnlyList<PullRequest>> GetActivePullRequestsAsync(RepoId? repo, CancellationToken ct)
+    {
+        lock (_gate)
+            return Task.FromResult<IReadOnlyList<PullRequest>>(_prs.Values.Where(p => p.IsActive && (repo is null || p.Repo == repo)).OrderBy(p => p.Id).Select(Copy).ToArray());
+    }
+
+    public Task<MergeAttempt?> GetAttemptAsync(AttemptId id, CancellationToken ct)
+    {
+        lock (_gate) return Task.FromResult(_attempts.TryGetValue(id, out var a) ? Copy(a) : null);
+    }
+
+    public Task<IReadOnlyList<MergeAttempt>> GetActiveAttemptsAsync(RepoId? repo, CancellationToken ct)
+    {
+        lock (_gate)
+            return Task.FromResult<IReadOnlyList<MergeAttempt>>(_attempts.Values.Where(a => a.IsActive && (repo is null || a.Repo == repo)).OrderBy(a => a.Id.Value).Select(Copy).ToArray());
+    }
+
+    /// <summary>Every pull request row, active or done, newest state.</summary>
+    public IReadOnlyList<PullRequest> AllPullRequests()
+    {
+        lock (_gate) return _prs.Values.OrderBy(p => p.Id).Select(Copy).ToArray();
+    }
+
+    public IReadOnlyList<MergeAttempt> AllAttempts()
+    {
+        lock (_gate) return _attempts.Values.OrderBy(a => a.Id.Value).Select(Copy).ToArray();
+    }
+
+    public Task SaveAsync(Changes changes, Cause cause, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            foreach (var pr in changes.PullRequests)
+            {
+                if (pr.Version == 0)
+                {
+                    if (pr.IsActive && _prs.Values.Any(p => p.IsActive && p.Repo == pr.Repo && p.Number == pr.Number))
+                        throw new ConcurrencyConflictException($"PR #{pr.Number} already has an active request");
+                }
+                else if (!_prs.TryGetValue(pr.Id, out var stored) || stored.Version != pr.Version)
+                {
+                    throw new ConcurrencyConflictException($"PR #{pr.Number} changed since it was read");
+                }
+            }
+            foreach (var a in changes.Attempts)
+                if (a.Version != 0 && (!_attempts.TryGetValue(a.Id, out var stored) || stored.Version != a.Version))
+                    throw new ConcurrencyConflictException($"attempt {a.Id} changed since it was read");
+
+            var now = DateTimeOffset.UtcNow;
+            foreach (var pr in changes.PullRequests)
+            {
+                if (pr.Version == 0) pr.Id = ++_nextPr;
+                pr.Version++;
+                foreach (var t in pr.Transitions)
+                    EventLog.Add((new EventLogEntry(pr.StateChangedAt, pr.Repo, pr.Number, pr.AttemptId, "transition", t.From, t.To, t.Reason, cause), t.Trigger));
+                pr.ClearTransitions();
+                _prs[pr.Id] = Copy(pr);
+            }
+            foreach (var a in changes.Attempts)
+            {
+                a.Version++;
+                foreach (var t in a.Transitions)
+                    EventLog.Add((new EventLogEntry(a.StateChangedAt, a.Repo, null, a.Id, "transition", t.From, t.To, t.Reason, cause), t.Trigger));
+                a.ClearTransitions();
+                _attempts[a.Id] = Copy(a);
+            }
+            foreach (var e in changes.Events) EventLog.Add((e, null));
+        }
+        return Task.CompletedTask;
+    }
+
+    private static PullRequest Copy(PullRequest p) => PullRequest.Restore(
+        p.Id, p.Repo, p.Number, p.Target, p.HeadSha, p.State, p.AttemptId, p.Priority, p.RequestedAt, p.StateChangedAt,
+        p.QueuedAt, p.RequestedBy, p.Title, p.Author, p.Reason, p.MergedSha, p.Version);
+
+    private static MergeAttempt Copy(MergeAttempt a) => new(a.Id, a.Queue, a.State, a.CreatedAt)
+    {
+        BaseSha = a.BaseSha,
+        StagingSha = a.StagingSha,
+        ParentId = a.ParentId,
+        StateChangedAt = a.StateChangedAt,
+        Reason = a.Reason,
+        Version = a.Version,
+    };
+}
