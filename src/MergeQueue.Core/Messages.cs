@@ -39,6 +39,8 @@ public static class Messages
     public static string CancelledByCommand(string actor) => $"Cancelled by {actor}";
     public const string CancelledNewCommits = "Cancelled: new commits were pushed";
     public const string CancelledClosed = "Cancelled: the pull request was closed";
+    public const string CancelledMergedElsewhere = "Cancelled: merged outside the queue";
+    public const string CancelledDraft = "Cancelled: converted to draft";
     public static string CancelledBaseChanged(string from, string to) => $"Cancelled: base changed from {from} to {to}";
     public static string TimedOut(string state, TimeSpan limit) => $"Timed out: {state} for longer than {Duration(limit)}";
     public static string AttemptTimedOut(AttemptId attempt, string state, TimeSpan limit) => $"Timed out: attempt {attempt} {state} for longer than {Duration(limit)}";

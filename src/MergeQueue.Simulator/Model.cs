@@ -11,6 +11,13 @@ public sealed class SimUser
     public required string Login { get; init; }
     public string Type { get; init; } = "User";
     public string? Token { get; set; }
+    /// <summary>The commit email GitHub links to this account; null means only the noreply address.</summary>
+    public string? Email { get; set; }
+    /// <summary>
+    /// Permission on every repository, as a GitHub App installed on all repositories has
+    /// (admin, maintain, write, triage, read), or null for none beyond the per-repository ones.
+    /// </summary>
+    public string? GlobalPermission { get; set; }
 }
 
 public sealed class SimRepository
@@ -25,6 +32,10 @@ public sealed class SimRepository
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset PushedAt { get; set; }
+    /// <summary>GitHub's detected language (null for an empty repository or one it can't classify).</summary>
+    public string? Language { get; set; }
+    public string? Homepage { get; set; }
+    public List<string> Topics { get; } = [];
 
     public string FullName => $"{Owner.Login}/{Name}";
 
@@ -38,6 +49,9 @@ public sealed class SimRepository
     public List<SimCheckSuite> CheckSuites { get; } = [];
     public List<SimLabel> Labels { get; } = [];
     public List<SimHook> Hooks { get; } = [];
+
+    /// <summary>The last issue/pull request number handed out (they share one sequence, as on GitHub).</summary>
+    public int LastNumber { get; set; }
 }
 
 public sealed class SimPullRequest
@@ -63,6 +77,24 @@ public sealed class SimPullRequest
     public DateTimeOffset? MergedAt { get; set; }
     public List<string> Labels { get; } = [];
     public List<SimReview> Reviews { get; } = [];
+    public List<SimUser> Assignees { get; } = [];
+    public List<SimUser> RequestedReviewers { get; } = [];
+    public SimMilestone? Milestone { get; set; }
+}
+
+public sealed class SimMilestone
+{
+    public required long Id { get; init; }
+    public required int Number { get; init; }
+    public required string Title { get; set; }
+    public string? Description { get; set; }
+    /// <summary>open or closed.</summary>
+    public string State { get; set; } = "open";
+    public required SimUser Creator { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset? DueOn { get; set; }
+    public DateTimeOffset? ClosedAt { get; set; }
 }
 
 public sealed class SimReview
@@ -119,6 +151,10 @@ public sealed class SimCheckSuite
     public string? Conclusion { get; set; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; set; }
+    /// <summary>The branch's sha before the push that created this suite (GitHub's "before"); null if unknown.</summary>
+    public string? Before { get; set; }
+    /// <summary>The user or app whose check runs this suite groups (GitHub keeps one suite per app and head sha).</summary>
+    public SimUser? App { get; init; }
 }
 
 public sealed class SimCheckRun
@@ -135,6 +171,7 @@ public sealed class SimCheckRun
     public string? ExternalId { get; set; }
     public string? OutputTitle { get; set; }
     public string? OutputSummary { get; set; }
+    public string? OutputText { get; set; }
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? CompletedAt { get; set; }
 }
@@ -155,6 +192,10 @@ public sealed class SimHook
     /// <summary>Event names, or "*" for all.</summary>
     public List<string> Events { get; init; } = ["*"];
     public bool Active { get; set; } = true;
+    /// <summary>The repository a repository hook belongs to; null for a global (GitHub App) hook.</summary>
+    public string? Repository { get; init; }
+    public string ContentType { get; init; } = "json";
+    public DateTimeOffset CreatedAt { get; init; }
 }
 
 /// <summary>A commit as read back from git.</summary>
@@ -164,6 +205,15 @@ public sealed record SimCommit(
     IReadOnlyList<string> Parents,
     SimSignature Author,
     SimSignature Committer,
-    string Message);
+    string Message)
+{
+    /// <summary>Paths this commit added, removed and modified relative to its first parent (push payloads list them).</summary>
+    public IReadOnlyList<string> Added { get; init; } = [];
+    public IReadOnlyList<string> Removed { get; init; } = [];
+    public IReadOnlyList<string> Modified { get; init; } = [];
+}
+
+/// <summary>A pull request's size as GitHub reports it (commits, additions, deletions, changed_files); computed from git by the caller.</summary>
+public sealed record SimDiffStats(int Commits, int Additions, int Deletions, int ChangedFiles);
 
 public sealed record SimSignature(string Name, string Email, DateTimeOffset Date);

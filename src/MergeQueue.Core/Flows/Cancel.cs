@@ -40,6 +40,9 @@ public sealed partial class MergeQueueFlows
             return FlowResult.Ok(reason);
         }, ct);
 
+    /// <summary>The PR's active request, if any.</summary>
+    public Task<PullRequest?> FindActiveAsync(RepoId repo, int number, CancellationToken ct) => store.FindActivePullRequestAsync(repo, number, ct);
+
     /// <summary>New commits on a PR's head branch: a request for the old commit is void.</summary>
     public async Task PushedAsync(RepoId repo, int number, CommitSha newHead, Cause cause, CancellationToken ct)
     {

@@ -72,5 +72,7 @@ public interface IGitHub
 
     Task SetStatusAsync(RepoId repo, CommitSha sha, string context, StatusState state, string description, string? targetUrl, CancellationToken ct);
     Task CommentAsync(RepoId repo, int number, string body, CancellationToken ct);
+    /// <summary>Reacts to an issue comment: <c>+1</c> for an accepted command, <c>confused</c> for a refused one.</summary>
+    Task AddReactionAsync(RepoId repo, long commentId, string content, CancellationToken ct);
     Task ClosePullRequestAsync(RepoId repo, int number, CancellationToken ct);
 }

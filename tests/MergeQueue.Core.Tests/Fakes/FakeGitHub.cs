@@ -208,6 +208,12 @@ public sealed class FakeGitHub : IGitHub
 
     public Task CommentAsync(RepoId repo, int number, string body, CancellationToken ct) => Task.CompletedTask;
 
+    public Task AddReactionAsync(RepoId repo, long commentId, string content, CancellationToken ct)
+    {
+        Record($"React {commentId} {content}");
+        return Task.CompletedTask;
+    }
+
     public Task ClosePullRequestAsync(RepoId repo, int number, CancellationToken ct)
     {
         Closed.Add(number);

@@ -1,0 +1,375 @@
+using Dapper;
+using MergeQueue.Core;
+using MergeQueue.Core.MergeAttempts;
+using MergeQueue.Core.Ports;
+using MergeQueue.Core.PullRequests;
+using Microsoft.Data.Sqlite;
+
+namespace MergeQueue.Data;
+
+/// <summary>
+/// <see cref="IQueueStore"/> over SQLite: entities are rehydrated from their rows, and a save writes
+/// rows and event log in one write transaction, with optimistic concurrency on a version column.
+/// </summary>
+public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time = null) : IQueueStore
+{
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
+    // Must match PullRequest.IsActive / MergeAttempt.IsActive (a test checks) and, for PRs, the partial
+    // unique index of 0001_initial.sql.
+    internal static readonly string[] ActivePullRequestStates =
+        [nameof(PullRequestState.Requested), nameof(PullRequestState.Queued), nameof(PullRequestState.Merging), nameof(PullRequestState.Split)];
+    internal static readonly string[] ActiveAttemptStates =
+        [nameof(MergeAttemptState.Constructing), nameof(MergeAttemptState.Testing), nameof(MergeAttemptState.Success), nameof(MergeAttemptState.Split)];
+
+    private const string PullRequestColumns =
+        """
+        id AS Id, owner AS Owner, repo AS Repo, number AS Number, target_branch AS TargetBranch,
+        commit_hash AS CommitHash, state AS State, merge_attempt AS MergeAttempt, priority AS Priority,
+        requested_at AS RequestedAt, timestamp AS Timestamp, queued_at AS QueuedAt, requested_by AS RequestedBy,
+        title AS Title, author AS Author, reason AS Reason, merged_sha AS MergedSha, version AS Version
+        """;
+
+    private const string AttemptColumns =
+        """
+        id AS Id, owner AS Owner, repo AS Repo, target_branch AS TargetBranch, state AS State, base_sha AS BaseSha,
+        staging_sha AS StagingSha, parent_id AS ParentId, created_at AS CreatedAt, timestamp AS Timestamp,
+        reason AS Reason, version AS Version
+        """;
+
+    /// <summary>
+    /// Hands out attempt ids from a counter row. One UPDATE … RETURNING is atomic and takes the write
+    /// lock, so concurrent callers (threads or processes) are serialised and never share a value. Ids
+    /// taken by an attempt that is never saved are simply skipped.
+    /// </summary>
+    public async Task<AttemptId> NextAttemptIdAsync(CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var next = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "UPDATE attempt_sequence SET value = value + 1 WHERE name = 'merge_attempt' RETURNING value",
+            cancellationToken: ct));
+        return new AttemptId(next);
+    }
+
+    public async Task<PullRequest?> FindActivePullRequestAsync(RepoId repo, int number, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<PullRequestRow>(new CommandDefinition(
+            $"SELECT {PullRequestColumns} FROM pull_request WHERE owner = @Owner AND repo = @Repo AND number = @Number AND state IN @States",
+            new { repo.Owner, Repo = repo.Name, Number = number, States = ActivePullRequestStates }, cancellationToken: ct));
+        return row?.ToEntity();
+    }
+
+    public async Task<IReadOnlyList<PullRequest>> GetActivePullRequestsAsync(RepoId? repo, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        // Ordered by row id, i.e. by when the request was first saved, so callers get a stable order.
+        var sql = repo is null
+            ? $"SELECT {PullRequestColumns} FROM pull_request WHERE state IN @States ORDER BY id"
+            : $"SELECT {PullRequestColumns} FROM pull_request WHERE owner = @Owner AND repo = @Repo AND state IN @States ORDER BY id";
+        var rows = await connection.QueryAsync<PullRequestRow>(new CommandDefinition(
+            sql, new { Owner = repo?.Owner, Repo = repo?.Name, States = ActivePullRequestStates }, cancellationToken: ct));
+        return rows.Select(r => r.ToEntity()).ToList();
+    }
+
+    /// <summary>Any pull request row by id, active or finished (history, the dashboard, tests).</summary>
+    public async Task<PullRequest?> GetPullRequestAsync(long id, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<PullRequestRow>(new CommandDefinition(
+            $"SELECT {PullRequestColumns} FROM pull_request WHERE id = @Id", new { Id = id }, cancellationToken: ct));
+        return row?.ToEntity();
+    }
+
+    /// <summary>Every request ever saved for one PR, oldest first: finished ones are kept as history.</summary>
+    public async Task<IReadOnlyList<PullRequest>> GetPullRequestHistoryAsync(RepoId repo, int number, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<PullRequestRow>(new CommandDefinition(
+            $"SELECT {PullRequestColumns} FROM pull_request WHERE owner = @Owner AND repo = @Repo AND number = @Number ORDER BY id",
+            new { repo.Owner, Repo = repo.Name, Number = number }, cancellationToken: ct));
+        return rows.Select(r => r.ToEntity()).ToList();
+    }
+
+    public async Task<MergeAttempt?> GetAttemptAsync(AttemptId id, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<AttemptRow>(new CommandDefinition(
+            $"SELECT {AttemptColumns} FROM merge_attempt WHERE id = @Id", new { Id = id.Value }, cancellationToken: ct));
+        return row?.ToEntity();
+    }
+
+    public async Task<IReadOnlyList<MergeAttempt>> GetActiveAttemptsAsync(RepoId? repo, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var sql = repo is null
+            ? $"SELECT {AttemptColumns} FROM merge_attempt WHERE state IN @States ORDER BY id"
+            : $"SELECT {AttemptColumns} FROM merge_attempt WHERE owner = @Owner AND repo = @Repo AND state IN @States ORDER BY id";
+        var rows = await connection.QueryAsync<AttemptRow>(new CommandDefinition(
+            sql, new { Owner = repo?.Owner, Repo = repo?.Name, States = ActiveAttemptStates }, cancellationToken: ct));
+        return rows.Select(r => r.ToEntity()).ToList();
+    }
+
+    /// <summary>
+    /// Writes the unit of work in one BEGIN IMMEDIATE transaction. Entities with version 0 are
+    /// inserted; others are updated only if their row still has the version they were loaded with.
+    /// A stale version, or a second active row for the same PR, rolls everything back and throws
+    /// <see cref="ConcurrencyConflictException"/>. Ids, versions and transitions of the entities
+    /// change only after the commit, so after a failure the caller can throw them away and reload.
+    /// </summary>
+    public async Task SaveAsync(Changes changes, Cause cause, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(changes);
+        ArgumentNullException.ThrowIfNull(cause);
+        if (changes.IsEmpty) return;
+
+        var at = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var insertedPrIds = new Dictionary<PullRequest, long>(ReferenceEqualityComparer.Instance);
+
+        await using var connection = await database.OpenAsync(ct);
+        await using var tx = SqliteDatabase.BeginWrite(connection);
+        try
+        {
+            // Attempts first: PRs point at them (the foreign key is deferred anyway, this is just tidy).
+            foreach (var attempt in changes.Attempts)
+            {
+                if (attempt.Version == 0)
+                    await InsertAttemptAsync(connection, tx, attempt, ct);
+                else
+                    await UpdateAttemptAsync(connection, tx, attempt, ct);
+
+                foreach (var t in attempt.Transitions)
+                    await InsertEventAsync(connection, tx, new EventRow(
+                        at, attempt.Repo.Owner, attempt.Repo.Name, null, attempt.Id.Value, "transition", "merge_attempt",
+                        t.From, t.To, t.Trigger, t.Reason, cause.Kind, cause.Id, cause.Actor), ct);
+            }
+
+            foreach (var pr in changes.PullRequests)
+            {
+                long? previousAttempt = null;
+                if (pr.Version == 0)
+                {
+                    insertedPrIds[pr] = await InsertPullRequestAsync(connection, tx, pr, ct);
+                }
+                else
+                {
+                    // A PR leaving its attempt (merged, failed, cancelled) has AttemptId null now; the
+                    // log row should still say which attempt it left, so read it before overwriting.
+                    if (pr.AttemptId is null && pr.Transitions.Count > 0)
+                        previousAttempt = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
+                            "SELECT merge_attempt FROM pull_request WHERE id = @Id", new { pr.Id }, tx, cancellationToken: ct));
+                    await UpdatePullRequestAsync(connection, tx, pr, ct);
+                }
+
+                foreach (var t in pr.Transitions)
+                    await InsertEventAsync(connection, tx, new EventRow(
+                        at, pr.Repo.Owner, pr.Repo.Name, pr.Number, pr.AttemptId?.Value ?? previousAttempt, "transition", "pull_request",
+                        t.From, t.To, t.Trigger, t.Reason, cause.Kind, cause.Id, cause.Actor), ct);
+            }
+
+            foreach (var e in changes.Events)
+            {
+                // An entry carries its own cause; the flows build it from the same cause they save with.
+                await InsertEventAsync(connection, tx, new EventRow(
+                    e.At.ToUnixTimeMilliseconds(), e.Repo.Owner, e.Repo.Name, e.PullRequest, e.Attempt?.Value, e.Kind, null,
+                    e.From, e.To, null, e.Reason, e.Cause.Kind, e.Cause.Id, e.Cause.Actor), ct);
+            }
+
+            await tx.CommitAsync(ct);
+        }
+        catch (SqliteException ex) when (IsUniqueViolation(ex))
+        {
+            throw new ConcurrencyConflictException(
+                $"A row saved concurrently conflicts with this change (a second active request for the same pull request, or a reused attempt id): {ex.Message}");
+        }
+
+        // Only now that the rows are durable do the entities take their new ids and versions.
+        foreach (var attempt in changes.Attempts)
+        {
+            attempt.Version = attempt.Version == 0 ? 1 : attempt.Version + 1;
+            attempt.ClearTransitions();
+        }
+
+        foreach (var pr in changes.PullRequests)
+        {
+            if (insertedPrIds.TryGetValue(pr, out var id)) pr.Id = id;
+            pr.Version = pr.Version == 0 ? 1 : pr.Version + 1;
+            pr.ClearTransitions();
+        }
+    }
+
+    private static bool IsUniqueViolation(SqliteException ex) =>
+        ex.SqliteExtendedErrorCode is SqliteErrorCodes.ConstraintUnique or SqliteErrorCodes.ConstraintPrimaryKey;
+
+    private static async Task<long> InsertPullRequestAsync(SqliteConnection connection, SqliteTransaction tx, PullRequest pr, CancellationToken ct) =>
+        await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            """
+            INSERT INTO pull_request (owner, repo, number, target_branch, commit_hash, state, merge_attempt, priority,
+                requested_at, timestamp, queued_at, requested_by, title, author, reason, merged_sha, version)
+            VALUES (@Owner, @Repo, @Number, @TargetBranch, @CommitHash, @State, @MergeAttempt, @Priority,
+                @RequestedAt, @Timestamp, @QueuedAt, @RequestedBy, @Title, @Author, @Reason, @MergedSha, 1)
+            RETURNING id
+            """, PullRequestRow.From(pr), tx, cancellationToken: ct));
+
+    private static async Task UpdatePullRequestAsync(SqliteConnection connection, SqliteTransaction tx, PullRequest pr, CancellationToken ct)
+    {
+        // owner, repo and number identify the PR and never change; everything else may.
+        var affected = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE pull_request SET target_branch = @TargetBranch, commit_hash = @CommitHash, state = @State,
+                merge_attempt = @MergeAttempt, priority = @Priority, requested_at = @RequestedAt, timestamp = @Timestamp,
+                queued_at = @QueuedAt, requested_by = @RequestedBy, title = @Title, author = @Author, reason = @Reason,
+                merged_sha = @MergedSha, version = version + 1
+            WHERE id = @Id AND version = @Version
+            """, PullRequestRow.From(pr), tx, cancellationToken: ct));
+        // Throwing is enough to undo the whole unit of work: disposing the uncommitted transaction rolls it back.
+        if (affected == 0)
+        {
+            throw new ConcurrencyConflictException(
+                $"PR {pr.Repo}#{pr.Number} (row {pr.Id}) changed since it was read (version {pr.Version}) or no longer exists; reload and retry.");
+        }
+    }
+
+    private static Task InsertAttemptAsync(SqliteConnection connection, SqliteTransaction tx, MergeAttempt attempt, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO merge_attempt (id, owner, repo, target_branch, state, base_sha, staging_sha, parent_id,
+                created_at, timestamp, reason, version)
+            VALUES (@Id, @Owner, @Repo, @TargetBranch, @State, @BaseSha, @StagingSha, @ParentId,
+                @CreatedAt, @Timestamp, @Reason, 1)
+            """, AttemptRow.From(attempt), tx, cancellationToken: ct));
+
+    private static async Task UpdateAttemptAsync(SqliteConnection connection, SqliteTransaction tx, MergeAttempt attempt, CancellationToken ct)
+    {
+        var affected = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE merge_attempt SET target_branch = @TargetBranch, state = @State, base_sha = @BaseSha,
+                staging_sha = @StagingSha, parent_id = @ParentId, created_at = @CreatedAt, timestamp = @Timestamp,
+                reason = @Reason, version = version + 1
+            WHERE id = @Id AND version = @Version
+            """, AttemptRow.From(attempt), tx, cancellationToken: ct));
+        // Throwing is enough to undo the whole unit of work: disposing the uncommitted transaction rolls it back.
+        if (affected == 0)
+        {
+            throw new ConcurrencyConflictException(
+                $"Attempt {attempt.Id} changed since it was read (version {attempt.Version}) or no longer exists; reload and retry.");
+        }
+    }
+
+    private static Task InsertEventAsync(SqliteConnection connection, SqliteTransaction tx, EventRow row, CancellationToken ct) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO event_log (at, owner, repo, pr_number, attempt_id, kind, entity, from_state, to_state, trigger,
+                reason, cause_kind, cause_id, actor)
+            VALUES (@At, @Owner, @Repo, @PrNumber, @AttemptId, @Kind, @Entity, @FromState, @ToState, @Trigger,
+                @Reason, @CauseKind, @CauseId, @Actor)
+            """, row, tx, cancellationToken: ct));
+
+    private sealed record EventRow(
+        long At, string Owner, string Repo, int? PrNumber, long? AttemptId, string Kind, string? Entity,
+        string? FromState, string? ToState, string? Trigger, string? Reason, string CauseKind, string? CauseId, string? Actor);
+
+    /// <summary>A pull_request row as Dapper reads and writes it: primitives only, no global type handlers.</summary>
+    private sealed class PullRequestRow
+    {
+        public long Id { get; set; }
+        public string Owner { get; set; } = "";
+        public string Repo { get; set; } = "";
+        public int Number { get; set; }
+        public string TargetBranch { get; set; } = "";
+        public string CommitHash { get; set; } = "";
+        public string State { get; set; } = "";
+        public long? MergeAttempt { get; set; }
+        public int Priority { get; set; }
+        public long RequestedAt { get; set; }
+        public long Timestamp { get; set; }
+        public long? QueuedAt { get; set; }
+        public string? RequestedBy { get; set; }
+        public string? Title { get; set; }
+        public string? Author { get; set; }
+        public string? Reason { get; set; }
+        public string? MergedSha { get; set; }
+        public int Version { get; set; }
+
+        public static PullRequestRow From(PullRequest pr) => new()
+        {
+            Id = pr.Id,
+            Owner = pr.Repo.Owner,
+            Repo = pr.Repo.Name,
+            Number = pr.Number,
+            TargetBranch = pr.Target,
+            CommitHash = pr.HeadSha.Value,
+            State = pr.State.ToString(),
+            MergeAttempt = pr.AttemptId?.Value,
+            Priority = pr.Priority,
+            RequestedAt = pr.RequestedAt.ToUnixTimeMilliseconds(),
+            Timestamp = pr.StateChangedAt.ToUnixTimeMilliseconds(),
+            QueuedAt = pr.QueuedAt?.ToUnixTimeMilliseconds(),
+            RequestedBy = pr.RequestedBy,
+            Title = pr.Title,
+            Author = pr.Author,
+            Reason = pr.Reason,
+            MergedSha = pr.MergedSha?.Value,
+            Version = pr.Version,
+        };
+
+        public PullRequest ToEntity() => PullRequest.Restore(
+            Id, new RepoId(Owner, Repo), Number, TargetBranch, new CommitSha(CommitHash), Enum.Parse<PullRequestState>(State),
+            MergeAttempt is { } a ? new AttemptId(a) : null, Priority, Time(RequestedAt), Time(Timestamp),
+            QueuedAt is { } q ? Time(q) : null, RequestedBy, Title, Author, Reason,
+            MergedSha is { } m ? new CommitSha(m) : null, Version);
+    }
+
+    /// <summary>A merge_attempt row as Dapper reads and writes it.</summary>
+    private sealed class AttemptRow
+    {
+        public long Id { get; set; }
+        public string Owner { get; set; } = "";
+        public string Repo { get; set; } = "";
+        public string TargetBranch { get; set; } = "";
+        public string State { get; set; } = "";
+        public string? BaseSha { get; set; }
+        public string? StagingSha { get; set; }
+        public long? ParentId { get; set; }
+        public long CreatedAt { get; set; }
+        public long Timestamp { get; set; }
+        public string? Reason { get; set; }
+        public int Version { get; set; }
+
+        public static AttemptRow From(MergeAttempt attempt) => new()
+        {
+            Id = attempt.Id.Value,
+            Owner = attempt.Repo.Owner,
+            Repo = attempt.Repo.Name,
+            TargetBranch = attempt.Target,
+            State = attempt.State.ToString(),
+            BaseSha = attempt.BaseSha?.Value,
+            StagingSha = attempt.StagingSha?.Value,
+            ParentId = attempt.ParentId?.Value,
+            CreatedAt = attempt.CreatedAt.ToUnixTimeMilliseconds(),
+            Timestamp = attempt.StateChangedAt.ToUnixTimeMilliseconds(),
+            Reason = attempt.Reason,
+            Version = attempt.Version,
+        };
+
+        public MergeAttempt ToEntity() =>
+            new(new AttemptId(Id), new QueueId(new RepoId(Owner, Repo), TargetBranch), Enum.Parse<MergeAttemptState>(State), Time(CreatedAt))
+            {
+                BaseSha = BaseSha is { } b ? new CommitSha(b) : null,
+                StagingSha = StagingSha is { } s ? new CommitSha(s) : null,
+                ParentId = ParentId is { } p ? new AttemptId(p) : null,
+                StateChangedAt = Time(Timestamp),
+                Reason = Reason,
+                Version = Version,
+            };
+    }
+
+    private static DateTimeOffset Time(long unixMs) => DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
+}
+
+/// <summary>The extended result codes of SQLite that the store tells apart.</summary>
+internal static class SqliteErrorCodes
+{
+    public const int ConstraintPrimaryKey = 1555; // SQLITE_CONSTRAINT_PRIMARYKEY
+    public const int ConstraintUnique = 2067;     // SQLITE_CONSTRAINT_UNIQUE
+}

@@ -1,0 +1,116 @@
+using MergeQueue.Core;
+using MergeQueue.Core.Ports;
+
+namespace MergeQueue.Service;
+
+/// <summary>
+/// Collects the changes the queue makes on GitHub while one cause (a delivery, a poll tick) is
+/// handled, and writes them to the event log with that cause: every action traces back to what
+/// caused it, and every delivery forward to what it did.
+/// </summary>
+public sealed class GitHubCallRecorder(IQueueStore store, TimeProvider clock, ILogger<GitHubCallRecorder> logger)
+{
+    private readonly AsyncLocal<List<EventLogEntry>?> _current = new();
+
+    public async Task<T> RecordAsync<T>(Cause cause, Func<Task<T>> work, CancellationToken ct)
+    {
+        var calls = new List<EventLogEntry>();
+        _current.Value = calls;
+        try
+        {
+            return await work();
+        }
+        finally
+        {
+            _current.Value = null;
+            if (calls.Count > 0)
+            {
+                var changes = new Changes();
+                changes.Events.AddRange(calls.Select(c => c with { Cause = cause }));
+                try
+                {
+                    await store.SaveAsync(changes, cause, CancellationToken.None);
+                }
+                catch (Exception e)
+                {
+                    logger.LogWarning(e, "Could not write {Count} GitHub calls to the event log", calls.Count);
+                }
+            }
+        }
+    }
+
+    /// <summary>Runs one write to GitHub, noting it (and its failure) for the event log and the metrics.</summary>
+    public async Task<T> TrackAsync<T>(RepoId repo, int? number, string operation, string detail, Func<Task<T>> call, Func<T, string>? describe = null)
+    {
+        try
+        {
+            var result = await call();
+            Note(repo, number, operation, $"{detail}{(describe is null ? "" : " → " + describe(result))}");
+            ServiceMetrics.GitHubCalls.WithLabels(operation, "ok").Inc();
+            return result;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Note(repo, number, operation, $"{detail} → failed: {e.Message}");
+            ServiceMetrics.GitHubCalls.WithLabels(operation, "error").Inc();
+            throw;
+        }
+    }
+
+    public Task TrackAsync(RepoId repo, int? number, string operation, string detail, Func<Task> call) =>
+        TrackAsync(repo, number, operation, detail, async () => { await call(); return true; });
+
+    private void Note(RepoId repo, int? number, string operation, string detail)
+    {
+        var text = $"{operation} {detail}";
+        _current.Value?.Add(new EventLogEntry(clock.GetUtcNow(), repo, number, null, "github", null, null,
+            text.Length <= 500 ? text : text[..500], Cause.Test()));
+    }
+}
+
+/// <summary>The GitHub port with every write going through <see cref="GitHubCallRecorder"/>.</summary>
+public sealed class RecordingGitHub(IGitHub inner, GitHubCallRecorder recorder) : IGitHub
+{
+    public Task<PullRequestInfo?> GetPullRequestAsync(RepoId repo, int number, CancellationToken ct) => inner.GetPullRequestAsync(repo, number, ct);
+    public Task<IReadOnlyList<Review>> GetReviewsAsync(RepoId repo, int number, CancellationToken ct) => inner.GetReviewsAsync(repo, number, ct);
+    public Task<IReadOnlyList<Check>> GetChecksAsync(RepoId repo, CommitSha sha, CancellationToken ct) => inner.GetChecksAsync(repo, sha, ct);
+    public Task<Permission> GetPermissionAsync(RepoId repo, string login, CancellationToken ct) => inner.GetPermissionAsync(repo, login, ct);
+    public Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct) => inner.GetFileAsync(repo, path, gitRef, ct);
+    public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct) => inner.GetDefaultBranchAsync(repo, ct);
+    public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct) => inner.GetBranchAsync(repo, branch, ct);
+    public Task<CommitInfo> GetCommitAsync(RepoId repo, CommitSha sha, CancellationToken ct) => inner.GetCommitAsync(repo, sha, ct);
+
+    public Task ResetBranchAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) =>
+        recorder.TrackAsync(repo, null, "reset-branch", $"{branch} to {sha.Short}", () => inner.ResetBranchAsync(repo, branch, sha, ct));
+
+    public Task<bool> FastForwardAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) =>
+        recorder.TrackAsync(repo, null, "fast-forward", $"{branch} to {sha.Short}", () => inner.FastForwardAsync(repo, branch, sha, ct), ok => ok ? "moved" : "refused: not a fast-forward");
+
+    public Task DeleteBranchAsync(RepoId repo, string branch, CancellationToken ct) =>
+        recorder.TrackAsync(repo, null, "delete-branch", branch, () => inner.DeleteBranchAsync(repo, branch, ct));
+
+    public Task<MergeResult> MergeAsync(RepoId repo, string branch, CommitSha head, string message, CancellationToken ct) =>
+        recorder.TrackAsync(repo, null, "merge", $"{head.Short} into {branch}", () => inner.MergeAsync(repo, branch, head, message, ct), r => r switch
+        {
+            MergeResult.Merged m => $"merged as {m.Sha.Short}",
+            MergeResult.Conflict => "conflict",
+            _ => "nothing to merge",
+        });
+
+    public Task<CommitSha> CreateCommitAsync(RepoId repo, string treeSha, IReadOnlyList<CommitSha> parents, string message, CancellationToken ct) =>
+        recorder.TrackAsync(repo, null, "create-commit", $"tree {treeSha[..Math.Min(7, treeSha.Length)]} on {string.Join(",", parents.Select(p => p.Short))}",
+            () => inner.CreateCommitAsync(repo, treeSha, parents, message, ct), sha => sha.Short);
+
+    public Task SetStatusAsync(RepoId repo, CommitSha sha, string context, StatusState state, string description, string? targetUrl, CancellationToken ct) =>
+        recorder.TrackAsync(repo, null, "set-status", $"{context} {state.ToString().ToLowerInvariant()} on {sha.Short}: {description}",
+            () => inner.SetStatusAsync(repo, sha, context, state, description, targetUrl, ct));
+
+    public Task CommentAsync(RepoId repo, int number, string body, CancellationToken ct) =>
+        recorder.TrackAsync(repo, number, "comment", $"on #{number}", () => inner.CommentAsync(repo, number, body, ct));
+
+    public Task AddReactionAsync(RepoId repo, long commentId, string content, CancellationToken ct) =>
+        recorder.TrackAsync(repo, null, "react", $"{content} on comment {commentId}", () => inner.AddReactionAsync(repo, commentId, content, ct));
+
+    public Task ClosePullRequestAsync(RepoId repo, int number, CancellationToken ct) =>
+        recorder.TrackAsync(repo, number, "close", $"#{number}", () => inner.ClosePullRequestAsync(repo, number, ct));
+}

@@ -1,0 +1,27 @@
+using MergeQueue.Core.Flows;
+using MergeQueue.Core.Ports;
+using Quartz;
+
+namespace MergeQueue.Service.Jobs;
+
+/// <summary>One run of seed 003's Poll. The Quartz job calls it; tests call it directly instead of waiting.</summary>
+public sealed class QueueTicker(MergeQueueFlows flows, GitHubCallRecorder recorder, TimeProvider clock, ILogger<QueueTicker> logger)
+{
+    public async Task TickAsync(CancellationToken ct)
+    {
+        var tick = $"tick-{clock.GetUtcNow():yyyyMMddTHHmmss.fff}";
+        ServiceMetrics.PollTicks.Inc();
+        logger.LogDebug("Poll {Tick}", tick);
+        await recorder.RecordAsync(Cause.Poll(tick), async () => { await flows.PollAsync(Cause.Poll(tick), ct); return true; }, ct);
+    }
+}
+
+/// <summary>The Quartz poller: never two ticks at once.</summary>
+[DisallowConcurrentExecution]
+public sealed class PollJob(QueueTicker ticker) : IJob
+{
+    public const string Name = "poll";
+
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken = default) =>
+        await ticker.TickAsync(cancellationToken);
+}

@@ -1,0 +1,132 @@
+using MergeQueue.Simulator;
+using MergeQueue.Simulator.Control;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace MergeQueue.Service.Sandbox;
+
+/// <summary>
+/// <c>dotnet run --project src/MergeQueue.Service -- sandbox</c> (CONTRACT §1): the service and the
+/// GitHub simulator side by side, a fresh temporary database, fast timings, and a demo repository
+/// whose pull requests (one failing, one conflicting) are approved and requested, so a newcomer
+/// watches PRs merge within minutes without any account.
+/// </summary>
+public sealed class SandboxMode : IAsyncDisposable
+{
+    public const string Repository = "demo/widgets";
+    public const string BotLogin = "mergequeue-bot";
+
+    private readonly string _dataDir;
+
+    private SandboxMode(GitHubSimulator simulator, WebApplication service, Uri serviceUrl, string dataDir)
+    {
+        Simulator = simulator;
+        Service = service;
+        ServiceUrl = serviceUrl;
+        _dataDir = dataDir;
+    }
+
+    public GitHubSimulator Simulator { get; }
+    public WebApplication Service { get; }
+    public Uri ServiceUrl { get; }
+    /// <summary>The demo pull requests: number → what it is meant to show.</summary>
+    public Dictionary<int, string> PullRequests { get; } = [];
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        await using var sandbox = await StartAsync(args, CancellationToken.None);
+        var logger = sandbox.Service.Services.GetRequiredService<ILogger<SandboxMode>>();
+        logger.LogInformation("Sandbox ready: MergeQueue at {Service}, GitHub simulator at {Simulator}. Press Ctrl+C to stop.", sandbox.ServiceUrl, sandbox.Simulator.BaseUrl);
+        await sandbox.CreateDemoAsync(CancellationToken.None);
+        await sandbox.Service.WaitForShutdownAsync();
+        return 0;
+    }
+
+    /// <summary>Starts the simulator and the service, wired together; <paramref name="args"/> may override settings (e.g. <c>--Urls=http://127.0.0.1:0</c>).</summary>
+    public static async Task<SandboxMode> StartAsync(string[] args, CancellationToken ct)
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "mergequeue-sandbox-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dataDir);
+        var simulator = await GitHubSimulator.StartAsync(new SimulatorOptions { Ci = new CiConfig(DelayMs: 3000) }, ct);
+        var bot = await simulator.Control.CreateUserAsync(BotLogin, type: "Bot", ct: ct);
+        var secret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+
+        var service = ServiceHost.Build(args, new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:5000",
+            ["ConnectionStrings:MergeQueue"] = $"Data Source={Path.Combine(dataDir, "mergequeue.db")}",
+            ["MergeQueue:GitHub:ApiUrl"] = simulator.BaseUrl.ToString(),
+            ["MergeQueue:GitHub:Token"] = bot.Token,
+            ["MergeQueue:GitHub:WebhookSecret"] = secret,
+            ["MergeQueue:GitHub:Retry:BaseDelay"] = "00:00:00.200",
+            ["MergeQueue:Poller:Interval"] = "00:00:05",
+            ["MergeQueue:Logging:Format"] = "text",
+        });
+        await service.MigrateAsync();
+        await service.StartAsync(ct);
+        var address = service.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var serviceUrl = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
+        await simulator.Control.RegisterHookAsync(new Uri(serviceUrl, "webhooks/github").ToString(), secret, ct: ct);
+        return new SandboxMode(simulator, service, serviceUrl, dataDir);
+    }
+
+    /// <summary>The demo: five pull requests, approved and requested with a comment, as a team would.</summary>
+    public async Task CreateDemoAsync(CancellationToken ct)
+    {
+        var logger = Service.Services.GetRequiredService<ILogger<SandboxMode>>();
+        var control = Simulator.Control;
+        await control.CreateRepositoryAsync(Repository, new Dictionary<string, string>
+        {
+            [".github/mergequeue.yml"] = """
+                target_branches: [main]
+                strategy: merge
+                required_approvals: 1
+                required_checks: [ci]
+                batch_delay: 5s
+                max_batch_size: 8
+                timeouts: { testing: 10m }
+                """,
+            ["README.md"] = "# Widgets\n\nA demo repository for MergeQueue's sandbox.\n",
+            ["src/widgets.txt"] = "gear\nsprocket\n",
+        }, ct: ct);
+        await control.SetPermissionAsync(Repository, BotLogin, "write", ct);
+        foreach (var user in new[] { "alice", "bob", "carol" })
+        {
+            await control.CreateUserAsync(user, ct: ct);
+            await control.SetPermissionAsync(Repository, user, "write", ct);
+        }
+
+        var demo = new (string Branch, string Title, string Author, Dictionary<string, string?> Files, string Shows)[]
+        {
+            ("feature/docs", "Document the widgets", "alice", new() { ["docs/widgets.md"] = "Gears and sprockets.\n" }, "merges"),
+            ("feature/cog", "Add a cog", "carol", new() { ["src/cog.txt"] = "cog\n" }, "merges"),
+            ("feature/broken", "Refactor the build (breaks CI)", "alice", new() { ["FAIL"] = "this file makes the simulated CI fail\n" }, "fails its checks and is found by bisection"),
+            ("feature/readme-title", "Retitle the README", "carol", new() { ["README.md"] = "# Widgets, Inc.\n\nA demo repository for MergeQueue's sandbox.\n" }, "merges"),
+            ("feature/readme-clash", "Rename the README title", "alice", new() { ["README.md"] = "# Widget Works\n\nA demo repository for MergeQueue's sandbox.\n" }, "conflicts with the README change and is reported"),
+        };
+        foreach (var pr in demo)
+        {
+            var opened = await control.OpenPullRequestWithFilesAsync(Repository, pr.Branch, pr.Files, pr.Title, pr.Author, ct: ct);
+            PullRequests[opened.Number] = pr.Shows;
+            logger.LogInformation("Sandbox: {Author} opened #{Number} \"{Title}\": it {Shows}", pr.Author, opened.Number, pr.Title, pr.Shows);
+            await control.ReviewAsync(Repository, opened.Number, "bob", ct: ct);
+            await control.CommentAsync(Repository, opened.Number, "bob", "Looks good.\n\n@mergequeue merge", ct);
+            logger.LogInformation("Sandbox: bob approved #{Number} and asked @mergequeue to merge it", opened.Number);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Service.StopAsync();
+        await Service.DisposeAsync();
+        await Simulator.DisposeAsync();
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still open (SQLite WAL) must not fail shutdown; the temp folder is the OS's to clean.
+        }
+    }
+}

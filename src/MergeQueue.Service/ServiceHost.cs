@@ -1,0 +1,118 @@
+using MergeQueue.Core.Flows;
+using MergeQueue.Core.Ports;
+using MergeQueue.Data;
+using MergeQueue.GitHub;
+using MergeQueue.Service.Jobs;
+using MergeQueue.Service.Repositories;
+using MergeQueue.Service.Webhooks;
+using Microsoft.Extensions.Options;
+using Prometheus;
+using Quartz;
+using Serilog;
+using Serilog.Formatting.Compact;
+
+namespace MergeQueue.Service;
+
+/// <summary>Builds the service: settings, database, GitHub, flows, webhook intake, poller, endpoints.</summary>
+public static class ServiceHost
+{
+    /// <param name="args">Command-line settings (<c>--Key=Value</c>), applied last.</param>
+    /// <param name="configure">Extra settings for tests and sandbox, applied after appsettings.json and before args.</param>
+    public static WebApplication Build(string[] args, IDictionary<string, string?>? configure = null, TimeProvider? clock = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            // appsettings.json is copied next to the binaries (from the repository root), whatever the working directory.
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        if (configure is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(configure);
+            builder.Configuration.AddEnvironmentVariables();
+            builder.Configuration.AddCommandLine(args);
+        }
+        builder.Configuration["Urls"] ??= "http://127.0.0.1:5000";
+
+        var options = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
+        if (string.IsNullOrWhiteSpace(options.GitHub.WebhookSecret))
+            throw new InvalidOperationException("MergeQueue:GitHub:WebhookSecret is required: GitHub deliveries cannot be verified without it.");
+        if (!options.Database.Provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
+            throw new InvalidOperationException($"MergeQueue:Database:Provider '{options.Database.Provider}' is not supported (sqlite; postgres is planned).");
+        var publicUrl = string.IsNullOrWhiteSpace(options.PublicUrl) ? builder.Configuration["Urls"]!.Split(';')[0] : options.PublicUrl;
+
+        // JSON lines for machines by default; sandbox asks for text a person can follow (MergeQueue:Logging:Format=text).
+        var textLogs = string.Equals(builder.Configuration["MergeQueue:Logging:Format"], "text", StringComparison.OrdinalIgnoreCase);
+        builder.Services.AddSerilog((services, log) =>
+        {
+            log.ReadFrom.Configuration(builder.Configuration).Enrich.FromLogContext();
+            if (textLogs) log.WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss} {Level:u3} {Message:lj}{NewLine}{Exception}");
+            else log.WriteTo.Console(new CompactJsonFormatter());
+        });
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = WebhookEndpoint.MaxBodyBytes);
+
+        builder.Services.Configure<ServiceOptions>(builder.Configuration.GetSection(ServiceOptions.Section));
+        builder.Services.AddSingleton(clock ?? TimeProvider.System);
+        var connectionString = builder.Configuration.GetConnectionString("MergeQueue") ?? "Data Source=mergequeue.db";
+        builder.Services.AddSingleton(sp => new SqliteDatabase(connectionString, time: sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new SqliteQueueStore(sp.GetRequiredService<SqliteDatabase>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<IQueueStore>(sp => new MeteredQueueStore(sp.GetRequiredService<SqliteQueueStore>()));
+        builder.Services.AddSingleton(sp => new WebhookInbox(sp.GetRequiredService<SqliteDatabase>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new EventLogReader(sp.GetRequiredService<SqliteDatabase>()));
+
+        builder.Services.AddSingleton(sp =>
+        {
+            var github = new OctokitGitHub(new Uri(options.GitHub.ApiUrl), options.GitHub.Token ?? "", sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger("MergeQueue.GitHub"), GitHubRetries(builder.Configuration));
+            return github;
+        });
+        builder.Services.AddSingleton<GitHubCallRecorder>();
+        builder.Services.AddSingleton<IGitHub>(sp => new RecordingGitHub(sp.GetRequiredService<OctokitGitHub>(), sp.GetRequiredService<GitHubCallRecorder>()));
+        builder.Services.AddSingleton<RepoConfigCache>();
+        builder.Services.AddSingleton<IRepoConfigs>(sp => sp.GetRequiredService<RepoConfigCache>());
+        builder.Services.AddSingleton<PermissionCache>();
+        builder.Services.AddSingleton(new FlowOptions { PublicUrl = publicUrl });
+        builder.Services.AddSingleton<MergeQueueFlows>();
+        builder.Services.AddSingleton<DeliveryHandler>();
+        builder.Services.AddSingleton<DeliveryProcessor>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DeliveryProcessor>());
+        builder.Services.AddSingleton<QueueTicker>();
+
+        builder.Services.AddQuartz(q =>
+        {
+            q.ScheduleJob<PollJob>(t => t
+                .WithIdentity(PollJob.Name)
+                .StartAt(DateTimeOffset.UtcNow.Add(options.Poller.Interval))
+                .WithSimpleSchedule(s => s.WithInterval(options.Poller.Interval).RepeatForever()));
+        });
+        builder.Services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
+
+        var app = builder.Build();
+        app.UseHttpMetrics();
+        app.MapWebhooks();
+        app.MapHealthChecks("/healthz");
+        app.MapMetrics("/metrics");
+        app.MapGet("/", () => Results.Text("MergeQueue is running. The dashboard comes in a later step.\n"));
+        return app;
+    }
+
+    /// <summary>Creates or migrates the schema: the service does it at every start (CONTRACT §1).</summary>
+    public static async Task MigrateAsync(this WebApplication app) =>
+        await app.Services.GetRequiredService<SqliteDatabase>().MigrateAsync();
+
+    /// <summary>Retry timings can be shortened for tests and sandbox (<c>MergeQueue:GitHub:Retry:BaseDelay</c> etc.).</summary>
+    private static GitHubRetryOptions GitHubRetries(IConfiguration configuration)
+    {
+        var section = configuration.GetSection("MergeQueue:GitHub:Retry");
+        var defaults = new GitHubRetryOptions();
+        return defaults with
+        {
+            MaxAttempts = section.GetValue("MaxAttempts", defaults.MaxAttempts),
+            BaseDelay = section.GetValue("BaseDelay", defaults.BaseDelay),
+            MaxBackoff = section.GetValue("MaxBackoff", defaults.MaxBackoff),
+            SecondaryRateLimitWait = section.GetValue("SecondaryRateLimitWait", defaults.SecondaryRateLimitWait),
+            MaxTotalWait = section.GetValue("MaxTotalWait", defaults.MaxTotalWait),
+        };
+    }
+}

@@ -1,0 +1,52 @@
+namespace MergeQueue.Service;
+
+/// <summary>The <c>MergeQueue</c> section of the settings (CONTRACT §1). Every default lives here.</summary>
+public sealed class ServiceOptions
+{
+    public const string Section = "MergeQueue";
+
+    public DatabaseOptions Database { get; set; } = new();
+    public GitHubOptions GitHub { get; set; } = new();
+    public BotOptions Bot { get; set; } = new();
+    /// <summary>Base for status <c>target_url</c> links; empty means the first listen URL.</summary>
+    public string? PublicUrl { get; set; }
+    public PollerOptions Poller { get; set; } = new();
+    public ApiOptions Api { get; set; } = new();
+    public DashboardOptions Dashboard { get; set; } = new();
+
+    public sealed class DatabaseOptions
+    {
+        public string Provider { get; set; } = "sqlite";
+    }
+
+    public sealed class GitHubOptions
+    {
+        public string ApiUrl { get; set; } = "https://api.github.com/";
+        public string? Token { get; set; }
+        public string? WebhookSecret { get; set; }
+        public string? AppId { get; set; }
+        public string? PrivateKeyPath { get; set; }
+        public string? OAuthClientId { get; set; }
+        public string? OAuthClientSecret { get; set; }
+    }
+
+    public sealed class BotOptions
+    {
+        public string Name { get; set; } = "mergequeue";
+    }
+
+    public sealed class PollerOptions
+    {
+        public TimeSpan Interval { get; set; } = TimeSpan.FromMinutes(10);
+    }
+
+    public sealed class ApiOptions
+    {
+        public string? AdminKey { get; set; }
+    }
+
+    public sealed class DashboardOptions
+    {
+        public bool Public { get; set; } = true;
+    }
+}

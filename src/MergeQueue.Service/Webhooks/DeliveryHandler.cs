@@ -1,0 +1,151 @@
+using MergeQueue.Core;
+using MergeQueue.Core.Commands;
+using MergeQueue.Core.Flows;
+using MergeQueue.Core.Ports;
+using MergeQueue.Data;
+using MergeQueue.Service.Repositories;
+using Microsoft.Extensions.Options;
+
+namespace MergeQueue.Service.Webhooks;
+
+/// <summary>Turns one delivery into flow calls (seed 003's "Webhooks" list). Returns the outcome recorded on the inbox row.</summary>
+public sealed class DeliveryHandler(
+    MergeQueueFlows flows,
+    RepoConfigCache configs,
+    IGitHub github,
+    PermissionCache permissions,
+    IOptions<ServiceOptions> options,
+    ILogger<DeliveryHandler> logger)
+{
+    public async Task<string> HandleAsync(WebhookDelivery delivery, Cause cause, CancellationToken ct)
+    {
+        var ev = GitHubEvent.Parse(delivery.Event, delivery.Payload);
+        switch (ev)
+        {
+            case GitHubEvent.Ping:
+                return "pong";
+            case GitHubEvent.Ignored ignored:
+                return $"ignored: {ignored.Why}";
+        }
+
+        var repo = delivery.Repo ?? throw new FormatException("missing repository.full_name");
+        if (ev is GitHubEvent.Pushed push && push.Ref == $"refs/heads/{push.DefaultBranch}"
+            && (push.ChangedFiles.Count == 0 || push.ChangedFiles.Contains(Core.Config.RepoConfigParser.Path)))
+            await configs.ReloadAsync(repo, push.After, ct);
+        if (await configs.GetAsync(repo, ct) is null) return "ignored: repository not managed";
+
+        switch (ev)
+        {
+            case GitHubEvent.PullRequestChanged pr:
+                return await OnPullRequestAsync(repo, pr, cause, ct);
+            case GitHubEvent.ReviewChanged review:
+                await flows.InitiateAsync(repo, review.Number, cause, ct);
+                return $"review {review.Action}";
+            case GitHubEvent.CommentChanged comment:
+                return await OnCommentAsync(repo, comment, delivery, ct);
+            case GitHubEvent.StatusChanged status:
+                await flows.TestAsync(repo, status.Sha, cause, ct);
+                await flows.InitiateForCommitAsync(repo, status.Sha, cause, ct);
+                return "checked";
+            case GitHubEvent.ChecksChanged checks:
+                await flows.TestAsync(repo, checks.Sha, cause, ct);
+                await flows.InitiateForCommitAsync(repo, checks.Sha, cause, ct);
+                return "checked";
+            case GitHubEvent.Pushed pushed when pushed.Ref.StartsWith("refs/heads/", StringComparison.Ordinal):
+                await flows.TargetPushedAsync(repo, pushed.Ref["refs/heads/".Length..], pushed.After, cause, ct);
+                return "push";
+            default:
+                return "ignored";
+        }
+    }
+
+    private async Task<string> OnPullRequestAsync(RepoId repo, GitHubEvent.PullRequestChanged pr, Cause cause, CancellationToken ct)
+    {
+        switch (pr.Action)
+        {
+            case "synchronize":
+                await flows.PushedAsync(repo, pr.Number, pr.HeadSha, cause, ct);
+                return "synchronize";
+            case "closed" when pr.Merged:
+                // Our own fast-forward closes PRs as merged; Complete records that. A PR merged by hand
+                // while merely waiting leaves the queue; one in an attempt is settled by that attempt.
+                var active = await flows.FindActiveAsync(repo, pr.Number, ct);
+                if (active?.State is Core.PullRequests.PullRequestState.Requested or Core.PullRequests.PullRequestState.Queued)
+                    await flows.CancelAsync(repo, pr.Number, Messages.CancelledMergedElsewhere, cause, ct);
+                return "closed (merged)";
+            case "closed":
+                await flows.CancelAsync(repo, pr.Number, Messages.CancelledClosed, cause, ct);
+                return "closed";
+            case "converted_to_draft":
+                // Draft PRs never merge: a waiting request notes it, a queued or merging one leaves.
+                if ((await flows.FindActiveAsync(repo, pr.Number, ct))?.State is { } state && state != Core.PullRequests.PullRequestState.Requested)
+                    await flows.CancelAsync(repo, pr.Number, Messages.CancelledDraft, cause, ct);
+                else
+                    await flows.InitiateAsync(repo, pr.Number, cause, ct);
+                return "draft";
+            case "edited" when pr.BaseRefBefore is { } before && before != pr.BaseRef:
+                await flows.CancelAsync(repo, pr.Number, Messages.CancelledBaseChanged(before, pr.BaseRef), cause, ct);
+                return "base changed";
+            case "ready_for_review" or "labeled" or "unlabeled" or "reopened" or "edited":
+                await flows.InitiateAsync(repo, pr.Number, cause, ct);
+                return pr.Action;
+            default:
+                return $"ignored: pull_request.{pr.Action}";
+        }
+    }
+
+    private async Task<string> OnCommentAsync(RepoId repo, GitHubEvent.CommentChanged comment, WebhookDelivery delivery, CancellationToken ct)
+    {
+        // Commands run once, when written: an edit or a deletion never runs them again.
+        if (comment.Action != "created") return $"ignored: comment {comment.Action}";
+        var commands = CommandParser.Parse(comment.Body, options.Value.Bot.Name);
+        if (commands.Count == 0) return "no command";
+        if (!comment.OnPullRequest)
+        {
+            await ReactAsync(repo, comment.CommentId, accepted: false, ct);
+            return "refused: commands work on pull requests only";
+        }
+
+        var results = new List<string>();
+        var allAccepted = true;
+        foreach (var command in commands)
+        {
+            var cause = Cause.Command(delivery.DeliveryId, comment.Author);
+            var result = await RunAsync(repo, comment, command, cause, ct);
+            logger.LogInformation("Command {Command} by {Actor} on {Repo}#{Number}: {Accepted} {Message}",
+                command.GetType().Name, comment.Author, repo, comment.Number, result.Accepted ? "accepted" : "refused", result.Message);
+            allAccepted &= result.Accepted;
+            results.Add($"{command.GetType().Name.ToLowerInvariant()}: {(result.Accepted ? "accepted" : "refused")} ({result.Message})");
+        }
+        await ReactAsync(repo, comment.CommentId, allAccepted, ct);
+        return string.Join("; ", results);
+    }
+
+    private async Task<FlowResult> RunAsync(RepoId repo, GitHubEvent.CommentChanged comment, Command command, Cause cause, CancellationToken ct)
+    {
+        if (command is Command.Invalid invalid) return FlowResult.Refused(invalid.Reason);
+        var permission = await permissions.GetAsync(repo, comment.Author, ct);
+        if (permission < command.RequiredPermission)
+            return FlowResult.Refused($"{comment.Author} needs {command.RequiredPermission.ToString().ToLowerInvariant()} permission");
+
+        return command switch
+        {
+            Command.Merge merge => await flows.RequestAsync(repo, comment.Number, new MergeRequest(comment.Author, merge.Priority, merge.Branch), cause, ct),
+            Command.Retry => await flows.RequestAsync(repo, comment.Number, new MergeRequest(comment.Author), cause, ct),
+            Command.Cancel => await flows.CancelAsync(repo, comment.Number, Messages.CancelledByCommand(comment.Author), cause, ct),
+            _ => FlowResult.Refused($"'{command.GetType().Name.ToLowerInvariant()}' is not supported yet"),
+        };
+    }
+
+    private async Task ReactAsync(RepoId repo, long commentId, bool accepted, CancellationToken ct)
+    {
+        try
+        {
+            await github.AddReactionAsync(repo, commentId, accepted ? "+1" : "confused", ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Could not react to comment {CommentId}", commentId);
+        }
+    }
+}

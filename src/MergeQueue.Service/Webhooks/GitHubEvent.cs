@@ -1,0 +1,105 @@
+using System.Text.Json;
+using MergeQueue.Core;
+
+namespace MergeQueue.Service.Webhooks;
+
+/// <summary>
+/// The webhook events the queue acts on, with only the fields it uses. Payloads are parsed here, at
+/// the edge; the raw payload stays in the inbox for audit and replay.
+/// </summary>
+public abstract record GitHubEvent
+{
+    public sealed record PullRequestChanged(RepoId Repo, string Action, int Number, CommitSha HeadSha, string BaseRef, string? BaseRefBefore, bool Merged, bool Draft) : GitHubEvent;
+    public sealed record ReviewChanged(RepoId Repo, string Action, int Number, string Reviewer, string State, CommitSha CommitSha) : GitHubEvent;
+    public sealed record CommentChanged(RepoId Repo, string Action, int Number, bool OnPullRequest, long CommentId, string Body, string Author) : GitHubEvent;
+    public sealed record StatusChanged(RepoId Repo, CommitSha Sha, string Context, string State) : GitHubEvent;
+    /// <summary>A check run or check suite changed on a commit.</summary>
+    public sealed record ChecksChanged(RepoId Repo, CommitSha Sha) : GitHubEvent;
+    public sealed record Pushed(RepoId Repo, string Ref, CommitSha After, string DefaultBranch, IReadOnlyList<string> ChangedFiles) : GitHubEvent;
+    public sealed record Ping : GitHubEvent;
+    /// <summary>An event or action the queue has no use for.</summary>
+    public sealed record Ignored(string Why) : GitHubEvent;
+
+    /// <summary>Reads a delivery; a payload without the fields its event must have gets a <see cref="FormatException"/> saying which.</summary>
+    public static GitHubEvent Parse(string eventName, string payload)
+    {
+        using var doc = JsonDocument.Parse(payload);
+        var root = doc.RootElement;
+        var action = OptString(root, "action") ?? "";
+        switch (eventName)
+        {
+            case "ping":
+                return new Ping();
+            case "pull_request":
+            {
+                var pr = Obj(root, "pull_request");
+                string? baseBefore = null;
+                if (root.TryGetProperty("changes", out var changes) && changes.ValueKind == JsonValueKind.Object
+                    && changes.TryGetProperty("base", out var b) && b.TryGetProperty("ref", out var r) && r.TryGetProperty("from", out var from))
+                    baseBefore = from.GetString();
+                return new PullRequestChanged(RepoOf(root), action, Int(pr, "number"), new CommitSha(Str(Obj(pr, "head"), "sha")),
+                    Str(Obj(pr, "base"), "ref"), baseBefore, Bool(pr, "merged"), Bool(pr, "draft"));
+            }
+            case "pull_request_review":
+            {
+                var review = Obj(root, "review");
+                return new ReviewChanged(RepoOf(root), action, Int(Obj(root, "pull_request"), "number"), Str(Obj(review, "user"), "login"),
+                    Str(review, "state"), new CommitSha(Str(review, "commit_id")));
+            }
+            case "issue_comment":
+            {
+                var issue = Obj(root, "issue");
+                var comment = Obj(root, "comment");
+                var onPr = issue.TryGetProperty("pull_request", out var link) && link.ValueKind == JsonValueKind.Object;
+                return new CommentChanged(RepoOf(root), action, Int(issue, "number"), onPr, Long(comment, "id"),
+                    OptString(comment, "body") ?? "", Str(Obj(comment, "user"), "login"));
+            }
+            case "status":
+                return new StatusChanged(RepoOf(root), new CommitSha(Str(root, "sha")), Str(root, "context"), Str(root, "state"));
+            case "check_run":
+                return new ChecksChanged(RepoOf(root), new CommitSha(Str(Obj(root, "check_run"), "head_sha")));
+            case "check_suite":
+                return new ChecksChanged(RepoOf(root), new CommitSha(Str(Obj(root, "check_suite"), "head_sha")));
+            case "push":
+            {
+                var files = new List<string>();
+                if (root.TryGetProperty("commits", out var commits) && commits.ValueKind == JsonValueKind.Array)
+                    foreach (var c in commits.EnumerateArray())
+                        foreach (var kind in new[] { "added", "modified", "removed" })
+                            if (c.TryGetProperty(kind, out var list) && list.ValueKind == JsonValueKind.Array)
+                                files.AddRange(list.EnumerateArray().Select(f => f.GetString() ?? ""));
+                var repository = Obj(root, "repository");
+                return new Pushed(RepoOf(root), Str(root, "ref"), new CommitSha(Str(root, "after")), OptString(repository, "default_branch") ?? "main", files);
+            }
+            default:
+                return new Ignored($"event '{eventName}' is not used");
+        }
+    }
+
+    /// <summary>The repository a payload is about, if it names one.</summary>
+    public static RepoId? TryRepo(JsonElement root) =>
+        root.ValueKind == JsonValueKind.Object && root.TryGetProperty("repository", out var repo) && repo.ValueKind == JsonValueKind.Object
+        && repo.TryGetProperty("full_name", out var name) && name.ValueKind == JsonValueKind.String && name.GetString() is { } s && s.Contains('/')
+            ? RepoId.Parse(s)
+            : null;
+
+    private static RepoId RepoOf(JsonElement root) => TryRepo(root) ?? throw new FormatException("missing repository.full_name");
+
+    private static JsonElement Obj(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Object ? v : throw new FormatException($"missing object '{name}'");
+
+    private static string Str(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : throw new FormatException($"missing string '{name}'");
+
+    private static string? OptString(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static int Int(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i) ? i : throw new FormatException($"missing number '{name}'");
+
+    private static long Long(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var i) ? i : throw new FormatException($"missing number '{name}'");
+
+    private static bool Bool(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
+}

@@ -1,0 +1,76 @@
+using System.Text;
+using System.Text.Json;
+using MergeQueue.Data;
+using Microsoft.Extensions.Options;
+
+namespace MergeQueue.Service.Webhooks;
+
+/// <summary>
+/// <c>POST /webhooks/github</c> (CONTRACT §2): verify the signature, store the delivery durably
+/// (deduplicated by its id), answer 202, and let <see cref="DeliveryProcessor"/> handle it.
+/// </summary>
+public static class WebhookEndpoint
+{
+    /// <summary>GitHub caps payloads at 25 MB; Kestrel answers 413 above it.</summary>
+    public const long MaxBodyBytes = 25 * 1024 * 1024;
+
+    public static void MapWebhooks(this IEndpointRouteBuilder app) => app.MapPost("/webhooks/github", HandleAsync);
+
+    private static async Task<IResult> HandleAsync(
+        HttpContext http,
+        WebhookInbox inbox,
+        DeliveryProcessor processor,
+        IOptions<ServiceOptions> options,
+        TimeProvider clock,
+        ILogger<DeliveryProcessor> logger,
+        CancellationToken ct)
+    {
+        byte[] body;
+        try
+        {
+            using var buffer = new MemoryStream();
+            await http.Request.Body.CopyToAsync(buffer, ct);
+            body = buffer.ToArray();
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return Problem(StatusCodes.Status413PayloadTooLarge, "payload larger than 25 MB");
+        }
+
+        var secret = options.Value.GitHub.WebhookSecret ?? "";
+        if (!WebhookSignature.IsValid(body, http.Request.Headers["X-Hub-Signature-256"], secret))
+        {
+            logger.LogWarning("Webhook refused: missing or wrong X-Hub-Signature-256");
+            return Problem(StatusCodes.Status401Unauthorized, "missing or wrong X-Hub-Signature-256");
+        }
+
+        var eventName = http.Request.Headers["X-GitHub-Event"].ToString();
+        var deliveryId = http.Request.Headers["X-GitHub-Delivery"].ToString();
+        if (string.IsNullOrWhiteSpace(eventName) || string.IsNullOrWhiteSpace(deliveryId))
+            return Problem(StatusCodes.Status400BadRequest, "missing X-GitHub-Event or X-GitHub-Delivery header");
+
+        string payload;
+        string? action;
+        Core.RepoId? repo;
+        try
+        {
+            payload = new UTF8Encoding(false, true).GetString(body);
+            using var doc = JsonDocument.Parse(payload);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) return Problem(StatusCodes.Status400BadRequest, "the payload must be a JSON object");
+            action = doc.RootElement.TryGetProperty("action", out var a) && a.ValueKind == JsonValueKind.String ? a.GetString() : null;
+            repo = GitHubEvent.TryRepo(doc.RootElement);
+        }
+        catch (Exception e) when (e is JsonException or DecoderFallbackException)
+        {
+            return Problem(StatusCodes.Status400BadRequest, $"malformed JSON: {e.Message}");
+        }
+
+        var accepted = await inbox.TryAcceptAsync(new WebhookDelivery(deliveryId, eventName, action, repo, payload, clock.GetUtcNow()), ct);
+        ServiceMetrics.Deliveries.WithLabels(eventName, accepted ? "accepted" : "duplicate").Inc();
+        if (accepted) processor.Signal();
+        logger.LogInformation("Webhook {Event}.{Action} {DeliveryId} for {Repo}: {Result}", eventName, action, deliveryId, repo, accepted ? "accepted" : "duplicate");
+        return Results.Json(new { delivery = deliveryId, accepted, duplicate = !accepted }, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static IResult Problem(int status, string detail) => Results.Problem(detail: detail, statusCode: status);
+}

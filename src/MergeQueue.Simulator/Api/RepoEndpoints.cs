@@ -1,0 +1,110 @@
+using System.Text.Json.Nodes;
+using MergeQueue.Simulator.Engine;
+
+namespace MergeQueue.Simulator.Api;
+
+/// <summary>Repositories, the authenticated user, collaborator permission, contents and repository hooks.</summary>
+internal static class RepoEndpoints
+{
+    /// <summary>The repository named in the route, if the caller may read it (GitHub answers 404 otherwise).</summary>
+    public static RepoHandle Repo(this GitHubEngine engine, HttpContext ctx, string owner, string name, bool write = false)
+    {
+        var repo = engine.GetRepo(owner, name);
+        if (write) engine.RequireWrite(repo, ctx.User());
+        else engine.RequireRead(repo, ctx.User());
+        return repo;
+    }
+
+    public static void Map(IEndpointRouteBuilder app, GitHubEngine engine)
+    {
+        app.MapGet("/user", (HttpContext ctx) => ApiRequest.Json(engine.Json.User(ctx.User())));
+
+        app.MapGet("/rate_limit", (HttpContext ctx) =>
+        {
+            var h = ctx.Response.Headers;
+            var core = new JsonObject { ["limit"] = int.Parse(h["x-ratelimit-limit"]!), ["remaining"] = int.Parse(h["x-ratelimit-remaining"]!), ["reset"] = long.Parse(h["x-ratelimit-reset"]!), ["used"] = int.Parse(h["x-ratelimit-used"]!) };
+            return ApiRequest.Json(new JsonObject { ["resources"] = new JsonObject { ["core"] = core }, ["rate"] = core.DeepClone() });
+        });
+
+        var repos = app.MapGroup("/repos/{owner}/{repo}");
+
+        repos.MapGet("", (HttpContext ctx, string owner, string repo) =>
+            ApiRequest.Json(engine.Json.Repository(engine.Repo(ctx, owner, repo).Model)));
+
+        repos.MapGet("/collaborators/{user}/permission", (HttpContext ctx, string owner, string repo, string user) =>
+        {
+            var r = engine.Repo(ctx, owner, repo);
+            var target = engine.FindUser(user) ?? throw new SimulatorError(404, $"{user} is not a user");
+            return ApiRequest.Json(ApiJson.CollaboratorPermission(engine.Json, target, engine.RoleOf(r, target)));
+        });
+
+        repos.MapGet("/contents/{**path}", async (HttpContext ctx, string owner, string repo, string? path) =>
+        {
+            var r = engine.Repo(ctx, owner, repo);
+            var gitRef = ctx.Request.Query["ref"].ToString();
+            if (string.IsNullOrEmpty(gitRef)) gitRef = r.Model.DefaultBranch;
+            var commit = await r.Git.ResolveCommitAsync(gitRef, ctx.RequestAborted) ?? throw new SimulatorError(404, $"No commit found for the ref {gitRef}");
+            path = Uri.UnescapeDataString(path ?? "").Trim('/');
+            if (path.Length == 0)
+            {
+                var root = await r.Git.ReadTreeAsync(commit, false, ctx.RequestAborted);
+                return ApiRequest.Json(new JsonArray(root.Select(e => (JsonNode)ApiJson.ContentFile(engine.Json, r.Model, e, gitRef, null)).ToArray()));
+            }
+            var entry = await r.Git.GetEntryAsync(commit, path, ctx.RequestAborted) ?? throw SimulatorError.NotFound();
+            if (entry.Type == "tree")
+            {
+                var children = await r.Git.ReadTreeAsync(commit + ":" + path, false, ctx.RequestAborted);
+                return ApiRequest.Json(new JsonArray(children.Select(e => (JsonNode)ApiJson.ContentFile(engine.Json, r.Model, e with { Path = path + "/" + e.Path }, gitRef, null)).ToArray()));
+            }
+            var bytes = entry.Type == "blob" ? await r.Git.ReadBlobAsync(entry.Sha, ctx.RequestAborted) : null;
+            var accept = ctx.Request.Headers.Accept.ToString();
+            if (bytes is not null && accept.Contains(".raw", StringComparison.OrdinalIgnoreCase))
+            {
+                // Answer with the raw media type that was asked for (Octokit reads that one as bytes).
+                return Results.Bytes(bytes, accept.Contains("application/vnd.github.v3.raw", StringComparison.OrdinalIgnoreCase) ? "application/vnd.github.v3.raw" : "application/vnd.github.raw");
+            }
+            return ApiRequest.Json(ApiJson.ContentFile(engine.Json, r.Model, entry, gitRef, bytes));
+        });
+
+        repos.MapGet("/hooks", (HttpContext ctx, string owner, string repo) =>
+        {
+            var r = engine.Repo(ctx, owner, repo);
+            RequireAdmin(engine, ctx, r);
+            lock (engine.Sync) return ApiRequest.Json(new JsonArray(r.Model.Hooks.Select(h => (JsonNode)ApiJson.Hook(engine.Json, r.Model, h)).ToArray()));
+        });
+
+        repos.MapPost("/hooks", async (HttpContext ctx, string owner, string repo) =>
+        {
+            var r = engine.Repo(ctx, owner, repo);
+            RequireAdmin(engine, ctx, r);
+            var body = await ApiRequest.ReadObjectAsync(ctx);
+            var config = body["config"] as JsonObject ?? throw ApiRequest.Missing("config");
+            var url = config.Str("url", required: true)!;
+            var hook = engine.AddRepoHook(r, url, config.Str("secret"), ApiRequest.Strings(body["events"], "events"), body.Bool("active") ?? true, config.Str("content_type") ?? "form");
+            lock (engine.Sync)
+            {
+                var ping = new JsonObject { ["zen"] = "Keep it logically awesome.", ["hook_id"] = hook.Id, ["hook"] = ApiJson.Hook(engine.Json, r.Model, hook), ["repository"] = engine.Json.Repository(r.Model), ["sender"] = engine.Json.User(ctx.User()) };
+                engine.Webhooks.Enqueue(hook, "ping", null, r.FullName, ping.ToJsonString());
+                return ApiRequest.Json(ApiJson.Hook(engine.Json, r.Model, hook), 201);
+            }
+        });
+
+        repos.MapDelete("/hooks/{id}", (HttpContext ctx, string owner, string repo, string id) =>
+        {
+            var r = engine.Repo(ctx, owner, repo);
+            RequireAdmin(engine, ctx, r);
+            var hookId = ApiRequest.Id(id);
+            lock (engine.Sync)
+            {
+                if (r.Model.Hooks.RemoveAll(h => h.Id == hookId) == 0) throw SimulatorError.NotFound();
+            }
+            return Results.NoContent();
+        });
+    }
+
+    private static void RequireAdmin(GitHubEngine engine, HttpContext ctx, RepoHandle repo)
+    {
+        if (GitHubEngine.PermissionRank(engine.RoleOf(repo, ctx.User())) < GitHubEngine.PermissionRank("admin"))
+            throw SimulatorError.NotFound();
+    }
+}

@@ -1,0 +1,225 @@
+using MergeQueue.Data;
+using MergeQueue.Service;
+using MergeQueue.Service.Jobs;
+using MergeQueue.Simulator;
+using MergeQueue.Simulator.Control;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace MergeQueue.EndToEnd.Tests;
+
+/// <summary>
+/// The real service and the GitHub simulator on free ports, wired by a signed webhook, with a
+/// demo repository. The queue's clock is fake (batch delays and timeouts pass when a test says);
+/// everything else is real: HTTP, git, SQLite, Octokit.
+/// </summary>
+public sealed class ServiceTester : IAsyncDisposable
+{
+    public const string Repo = "acme/widgets";
+    public const string Bot = "mergequeue-bot";
+    public const string Secret = "e2e-secret";
+
+    public const string DefaultConfig = """
+        target_branches: [main]
+        required_approvals: 1
+        required_checks: [ci]
+        batch_delay: 1m
+        max_batch_size: 8
+        """;
+
+    private readonly string _dataDir;
+    private int _branch;
+
+    private ServiceTester(GitHubSimulator simulator, string dataDir)
+    {
+        Simulator = simulator;
+        _dataDir = dataDir;
+    }
+
+    public GitHubSimulator Simulator { get; }
+    public SimulatorClient Control => Simulator.Control;
+    public WebApplication Service { get; private set; } = null!;
+    public Uri ServiceUrl { get; private set; } = null!;
+    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
+    public string DatabasePath => Path.Combine(_dataDir, "mergequeue.db");
+    public string BotToken { get; private set; } = "";
+    public RepoConfigText Config { get; private set; } = new(DefaultConfig);
+
+    public sealed record RepoConfigText(string Yaml);
+
+    public static async Task<ServiceTester> StartAsync(string? config = null, CiConfig? ci = null, IDictionary<string, string?>? settings = null, bool startService = true)
+    {
+        var simulator = await GitHubSimulator.StartAsync(new SimulatorOptions { Ci = ci ?? new CiConfig(DelayMs: 30) });
+        var dataDir = Path.Combine(Path.GetTempPath(), "mq-e2e-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(dataDir);
+        var tester = new ServiceTester(simulator, dataDir) { Config = new RepoConfigText(config ?? DefaultConfig) };
+        tester.BotToken = (await simulator.Control.CreateUserAsync(Bot, type: "Bot")).Token;
+        await simulator.Control.CreateRepositoryAsync(Repo, new Dictionary<string, string>
+        {
+            [".github/mergequeue.yml"] = tester.Config.Yaml,
+            ["README.md"] = "# Widgets\n",
+        });
+        foreach (var user in new[] { "alice", "bob", "carol" })
+        {
+            await simulator.Control.CreateUserAsync(user);
+            await simulator.Control.SetPermissionAsync(Repo, user, "write");
+        }
+        await simulator.Control.SetPermissionAsync(Repo, Bot, "write");
+        await simulator.Control.CreateUserAsync("mallory");
+        await simulator.Control.SetPermissionAsync(Repo, "mallory", "read");
+        if (startService) await tester.StartServiceAsync(settings);
+        return tester;
+    }
+
+    /// <summary>The settings a service process needs to talk to this simulator and database.</summary>
+    public Dictionary<string, string?> Settings(IDictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["ConnectionStrings:MergeQueue"] = $"Data Source={DatabasePath}",
+            ["MergeQueue:GitHub:ApiUrl"] = Simulator.BaseUrl.ToString(),
+            ["MergeQueue:GitHub:Token"] = BotToken,
+            ["MergeQueue:GitHub:WebhookSecret"] = Secret,
+            ["MergeQueue:GitHub:Retry:BaseDelay"] = "00:00:00.020",
+            ["MergeQueue:GitHub:Retry:MaxBackoff"] = "00:00:00.200",
+            ["MergeQueue:GitHub:Retry:SecondaryRateLimitWait"] = "00:00:01",
+            ["MergeQueue:Poller:Interval"] = "01:00:00",
+            ["MergeQueue:PublicUrl"] = "http://mq.example",
+            // Quiet unless asked: MQ_E2E_LOGS=1 shows the service's story.
+            ["Serilog:MinimumLevel:Default"] = Environment.GetEnvironmentVariable("MQ_E2E_LOGS") == "1" ? "Information" : "Warning",
+        };
+        foreach (var (k, v) in extra ?? new Dictionary<string, string?>()) settings[k] = v;
+        return settings;
+    }
+
+    public async Task StartServiceAsync(IDictionary<string, string?>? settings = null)
+    {
+        Service = ServiceHost.Build([], Settings(settings), Clock);
+        await Service.MigrateAsync();
+        await Service.StartAsync();
+        var address = Service.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        ServiceUrl = new Uri(address.TrimEnd('/') + "/");
+        await Control.RegisterHookAsync(new Uri(ServiceUrl, "webhooks/github").ToString(), Secret);
+    }
+
+    public async Task StopServiceAsync()
+    {
+        await Service.StopAsync();
+        await Service.DisposeAsync();
+    }
+
+    // Domain verbs
+
+    /// <summary>Opens a PR from a new branch with these files; a file named FAIL makes CI fail.</summary>
+    public async Task<int> OpenPrAsync(IReadOnlyDictionary<string, string?>? files = null, string author = "alice", string? title = null)
+    {
+        var n = Interlocked.Increment(ref _branch);
+        var pr = await Control.OpenPullRequestWithFilesAsync(Repo, $"feature/{n}", files ?? new Dictionary<string, string?> { [$"file{n}.txt"] = $"change {n}\n" }, title ?? $"Change {n}", author);
+        return pr.Number;
+    }
+
+    public Task ApproveAsync(int number, string by = "bob") => Control.ReviewAsync(Repo, number, by);
+
+    public Task<CommentInfo> CommentAsync(int number, string body, string by = "bob") => Control.CommentAsync(Repo, number, by, body);
+
+    public Task<CommentInfo> MergeAsync(int number, string by = "bob") => CommentAsync(number, "@mergequeue merge", by);
+
+    public async Task ApproveAndMergeAsync(params int[] numbers)
+    {
+        foreach (var n in numbers)
+        {
+            await ApproveAsync(n);
+            await MergeAsync(n);
+        }
+    }
+
+    public Task<Simulator.Control.PullRequestInfo> PrAsync(int number) => Control.GetPullRequestAsync(Repo, number);
+
+    /// <summary>The <c>mergequeue</c> status on the PR's head commit.</summary>
+    public async Task<StatusSnapshot?> QueueStatusAsync(int number, string context = "mergequeue")
+    {
+        var pr = await PrAsync(number);
+        var checks = await Control.ChecksAsync(Repo, pr.HeadSha);
+        return checks.Statuses.Where(s => s.Context == context).MaxBy(s => s.Id);
+    }
+
+    public Task TickAsync() => Service.Services.GetRequiredService<QueueTicker>().TickAsync(CancellationToken.None);
+
+    /// <summary>Waits until the simulator has delivered everything and run all CI, and the service has handled every delivery.</summary>
+    public async Task SettleAsync(TimeSpan? timeout = null)
+    {
+        var inbox = Service.Services.GetRequiredService<WebhookInbox>();
+        var quietRounds = 0;
+        await SimulatorClient.WaitUntilAsync(async ct =>
+        {
+            var idle = (await Control.IdleAsync(ct)).Idle && (await inbox.GetUnprocessedAsync(1, ct)).Count == 0;
+            quietRounds = idle ? quietRounds + 1 : 0;
+            return quietRounds >= 3;
+        }, timeout ?? TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>Lets the batch delay pass and runs the poller, until <paramref name="done"/> holds.</summary>
+    public async Task RunUntilAsync(Func<Task<bool>> done, int maxTicks = 40)
+    {
+        for (var i = 0; i < maxTicks; i++)
+        {
+            await SettleAsync();
+            if (await done()) return;
+            Clock.Advance(TimeSpan.FromMinutes(1));
+            await TickAsync();
+        }
+        await SettleAsync();
+        (await done()).Should().BeTrue($"the queue should have finished within {maxTicks} poll ticks");
+    }
+
+    public async Task<bool> AllClosedAsync(params int[] numbers)
+    {
+        foreach (var n in numbers)
+        {
+            var status = await QueueStatusAsync(n);
+            if (status is null || status.State == "pending") return false;
+        }
+        return true;
+    }
+
+    /// <summary>The shared invariant: the bot only ever moved the target to commits whose required checks had passed.</summary>
+    public async Task AssertTargetOnlyMovedToGreenAsync(string branch = "main")
+    {
+        var moves = await Control.BranchMovesAsync(Repo, branch);
+        foreach (var move in moves.Where(m => m.Actor == Bot))
+        {
+            move.Forced.Should().BeFalse($"{branch} must only fast-forward");
+            move.Checks.Should().NotBeNull();
+            move.Checks!.Statuses.Where(s => s.Context == "ci").MaxBy(s => s.Id)?.State.Should().Be("success", $"{branch} moved to {move.NewSha}, which must have passed ci");
+        }
+    }
+
+    public async Task<IReadOnlyList<string>> QueueBranchesAsync() =>
+        (await Control.BranchesAsync(Repo)).Select(b => b.Name).Where(n => n.StartsWith("mergequeue/", StringComparison.Ordinal)).ToArray();
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (Service is not null) await StopServiceAsync();
+        }
+        catch (ObjectDisposedException)
+        {
+            // stopped by the test already
+        }
+        await Simulator.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // leave a locked temp file to the OS
+        }
+    }
+}
