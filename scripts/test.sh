@@ -24,7 +24,7 @@ for proj in tests/*/*.Tests.csproj; do
   name=$(basename "$proj" .csproj)
   start=$(date +%s)
   dotnet test "$proj" -c Release --no-build -nologo --results-directory "$results/$name" \
-    --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" > "$results/$name.log" 2>&1
+    --blame-hang-timeout 5m --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" > "$results/$name.log" 2>&1
   rc=$?
   secs=$(( $(date +%s) - start ))
   # VSTest's summary: "Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ..."

@@ -62,7 +62,8 @@ public static class ServiceHost
 
         builder.Services.AddSingleton(sp =>
         {
-            var github = new OctokitGitHub(new Uri(options.GitHub.ApiUrl), options.GitHub.Token ?? "", sp.GetRequiredService<TimeProvider>(),
+            // Retry waits are real time even when the queue's clock is not (tests fake the queue's clock).
+            var github = new OctokitGitHub(new Uri(options.GitHub.ApiUrl), options.GitHub.Token ?? "", TimeProvider.System,
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("MergeQueue.GitHub"), GitHubRetries(builder.Configuration));
             return github;
         });

@@ -83,16 +83,18 @@ public class QueueEndToEndTests
     [Test]
     public async Task Push_ToAQueuedPrAndToAPrUnderTest_CancelsThemAndBatchMatesGoOn()
     {
-        await using var t = await ServiceTester.StartAsync(ci: new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 1500)]));
+        await using var t = await ServiceTester.StartAsync(ci: new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 2000)]));
         var a = await t.OpenPrAsync();
         var b = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(a, b);
         await t.SettleAsync();
         t.Clock.Advance(TimeSpan.FromMinutes(1));
-        await t.TickAsync(); // [a, b] under test
+        await t.TickAsync(); // [a, b] under test; staging CI takes 2 s
         var queued = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(queued);
-        await t.SettleAsync();
+        await t.SettleDeliveriesAsync();
+        (await t.QueueStatusAsync(b))!.Description.Should().StartWith("Testing in attempt");
+        (await t.QueueStatusAsync(queued))!.Description.Should().StartWith("Queued");
 
         await t.Control.PushToPullRequestAsync(ServiceTester.Repo, b, new Dictionary<string, string?> { ["late.txt"] = "late\n" });
         await t.Control.PushToPullRequestAsync(ServiceTester.Repo, queued, new Dictionary<string, string?> { ["late2.txt"] = "late\n" });
@@ -109,13 +111,15 @@ public class QueueEndToEndTests
     [Test]
     public async Task CancelCommand_WhileTesting_RebuildsWithoutThePr()
     {
-        await using var t = await ServiceTester.StartAsync(ci: new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 1500)]));
+        await using var t = await ServiceTester.StartAsync(ci: new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 2000)]));
         var a = await t.OpenPrAsync();
         var b = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(a, b);
         await t.SettleAsync();
         t.Clock.Advance(TimeSpan.FromMinutes(1));
         await t.TickAsync();
+        await t.SettleDeliveriesAsync();
+        (await t.QueueStatusAsync(b))!.Description.Should().StartWith("Testing in attempt");
 
         var cancel = await t.CommentAsync(b, "@mergequeue cancel");
 
@@ -203,12 +207,14 @@ public class QueueEndToEndTests
     [Test]
     public async Task Target_MovedBySomeoneElseDuringTesting_RequeuesAndMergesOnTopOfIt()
     {
-        await using var t = await ServiceTester.StartAsync(ci: new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 1500)]));
+        await using var t = await ServiceTester.StartAsync(ci: new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 2000)]));
         var n = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(n);
         await t.SettleAsync();
         t.Clock.Advance(TimeSpan.FromMinutes(1));
         await t.TickAsync();
+        await t.SettleDeliveriesAsync();
+        (await t.QueueStatusAsync(n))!.Description.Should().StartWith("Testing in attempt");
 
         var hotfix = await t.Control.CommitAsync(ServiceTester.Repo, "main", new Dictionary<string, string?> { ["hotfix.txt"] = "fix\n" }, "hotfix");
 

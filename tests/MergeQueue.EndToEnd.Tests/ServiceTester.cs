@@ -162,6 +162,19 @@ public sealed class ServiceTester : IAsyncDisposable
         }, timeout ?? TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>Waits until every webhook was delivered and handled, without waiting for CI runs to finish.</summary>
+    public async Task SettleDeliveriesAsync(TimeSpan? timeout = null)
+    {
+        var inbox = Service.Services.GetRequiredService<WebhookInbox>();
+        var quietRounds = 0;
+        await SimulatorClient.WaitUntilAsync(async ct =>
+        {
+            var idle = (await Control.IdleAsync(ct)).PendingDeliveries == 0 && (await inbox.GetUnprocessedAsync(1, ct)).Count == 0;
+            quietRounds = idle ? quietRounds + 1 : 0;
+            return quietRounds >= 3;
+        }, timeout ?? TimeSpan.FromSeconds(30));
+    }
+
     /// <summary>Lets the batch delay pass and runs the poller, until <paramref name="done"/> holds.</summary>
     public async Task RunUntilAsync(Func<Task<bool>> done, int maxTicks = 40)
     {
