@@ -10,6 +10,13 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 git config --global user.name >/dev/null 2>&1 || git config --global user.name "MergeQueue Tests"
 git config --global user.email >/dev/null 2>&1 || git config --global user.email "tests@mergequeue.invalid"
 
+# Tools the tests use: docker-compose validates docker-compose.yml (no Docker engine runs here).
+if ! command -v docker-compose >/dev/null 2>&1; then
+  echo "Installing docker-compose (Debian package) for the compose file test..."
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose) >/dev/null 2>&1 \
+    || echo "warning: could not install docker-compose; DeploymentTests will fail"
+fi
+
 results=TestResults
 rm -rf "$results" && mkdir -p "$results"
 

@@ -37,6 +37,8 @@ public static class ServiceHost
         var options = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
         if (string.IsNullOrWhiteSpace(options.GitHub.WebhookSecret))
             throw new InvalidOperationException("MergeQueue:GitHub:WebhookSecret is required: GitHub deliveries cannot be verified without it.");
+        if (string.IsNullOrWhiteSpace(options.GitHub.Token))
+            throw new InvalidOperationException("MergeQueue:GitHub:Token is required: a token of the account the queue acts as (GitHub App authentication is planned).");
         if (!options.Database.Provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
             throw new InvalidOperationException($"MergeQueue:Database:Provider '{options.Database.Provider}' is not supported (sqlite; postgres is planned).");
         var publicUrl = string.IsNullOrWhiteSpace(options.PublicUrl) ? builder.Configuration["Urls"]!.Split(';')[0] : options.PublicUrl;
@@ -90,6 +92,13 @@ public static class ServiceHost
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
 
         var app = builder.Build();
+        var settingsFiles = builder.Configuration.Sources.OfType<Microsoft.Extensions.Configuration.Json.JsonConfigurationSource>()
+            .Select(source => source.FileProvider?.GetFileInfo(source.Path ?? ""))
+            .Where(file => file is { Exists: true })
+            .Select(file => file!.PhysicalPath)
+            .ToArray();
+        app.Logger.LogInformation("Settings read from {SettingsFiles}; database {Provider}; GitHub at {ApiUrl}; poller every {Interval}",
+            settingsFiles, options.Database.Provider, options.GitHub.ApiUrl, options.Poller.Interval);
         app.UseHttpMetrics();
         app.MapWebhooks();
         app.MapHealthChecks("/healthz");

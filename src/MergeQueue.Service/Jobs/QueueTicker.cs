@@ -11,8 +11,9 @@ public sealed class QueueTicker(MergeQueueFlows flows, GitHubCallRecorder record
     {
         var tick = $"tick-{clock.GetUtcNow():yyyyMMddTHHmmss.fff}";
         ServiceMetrics.PollTicks.Inc();
-        logger.LogDebug("Poll {Tick}", tick);
+        var started = clock.GetTimestamp();
         await recorder.RecordAsync(Cause.Poll(tick), async () => { await flows.PollAsync(Cause.Poll(tick), ct); return true; }, ct);
+        logger.LogInformation("Poll {Tick} done in {Elapsed} ms", tick, (int)clock.GetElapsedTime(started).TotalMilliseconds);
     }
 }
 

@@ -102,7 +102,7 @@ public sealed class SandboxMode : IAsyncDisposable
             ("feature/cog", "Add a cog", "carol", new() { ["src/cog.txt"] = "cog\n" }, "merges"),
             ("feature/broken", "Refactor the build (breaks CI)", "alice", new() { ["FAIL"] = "this file makes the simulated CI fail\n" }, "fails its checks and is found by bisection"),
             ("feature/readme-title", "Retitle the README", "carol", new() { ["README.md"] = "# Widgets, Inc.\n\nA demo repository for MergeQueue's sandbox.\n" }, "merges"),
-            ("feature/readme-clash", "Rename the README title", "alice", new() { ["README.md"] = "# Widget Works\n\nA demo repository for MergeQueue's sandbox.\n" }, "conflicts with the README change and is reported"),
+            ("feature/readme-clash", "Rename the README title", "alice", new() { ["README.md"] = "# Widget Works\n\nA demo repository for MergeQueue's sandbox.\n" }, "changes the same README line as the one before it: one of the two is reported as a merge conflict"),
         };
         foreach (var pr in demo)
         {

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using MergeQueue.Simulator;
+using MergeQueue.Simulator.Control;
+
+namespace MergeQueue.EndToEnd.Tests;
+
+/// <summary>The service as a real process: killed with SIGKILL, started with dotnet run and from publish output.</summary>
+[NonParallelizable]
+public class ProcessTests
+{
+    private const string FastConfig = """
+        target_branches: [main]
+        required_approvals: 1
+        required_checks: [ci]
+        batch_delay: 1s
+        """;
+
+    [Test]
+    [CancelAfter(180_000)]
+    public async Task Service_KilledAfterAcceptingADeliveryAndAgainWhileTesting_LosesNothingAndMerges(CancellationToken ct)
+    {
+        await using var t = await ServiceTester.StartAsync(FastConfig, new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 1500)]), startService: false);
+        var port = ServiceProcess.FreePort();
+        // The real Quartz scheduler at a short interval: nothing here calls the ticker.
+        var settings = t.Settings(new Dictionary<string, string?> { ["MergeQueue:Poller:Interval"] = "00:00:01", ["Serilog:MinimumLevel:Default"] = "Information" });
+        await t.Control.RegisterHookAsync($"http://127.0.0.1:{port}/webhooks/github", ServiceTester.Secret, ct: ct);
+        var a = await t.OpenPrAsync();
+        var b = await t.OpenPrAsync();
+        await t.ApproveAsync(a);
+        await t.ApproveAsync(b);
+
+        var first = ServiceProcess.Start([ServiceProcess.ServiceDll], settings, port);
+        await first.WaitUntilHealthyAsync();
+        await t.MergeAsync(a);
+        await t.MergeAsync(b);
+        await SimulatorClient.WaitUntilAsync(async c =>
+            (await t.Control.DeliveriesAsync("issue_comment", ct: c)).Count(d => d.StatusCode == 202) == 2, TimeSpan.FromSeconds(30), ct);
+        first.Kill();
+        await first.DisposeAsync();
+
+        var second = ServiceProcess.Start([ServiceProcess.ServiceDll], settings, port);
+        await second.WaitUntilHealthyAsync();
+        await SimulatorClient.WaitUntilAsync(async c => (await t.QueueStatusAsync(a))?.Description?.StartsWith("Testing in attempt", StringComparison.Ordinal) == true, TimeSpan.FromSeconds(60), ct);
+        second.Kill();
+        await second.DisposeAsync();
+
+        await using var third = ServiceProcess.Start([ServiceProcess.ServiceDll], settings, port);
+        await third.WaitUntilHealthyAsync();
+        await SimulatorClient.WaitUntilAsync(async c => await t.AllClosedAsync(a, b), TimeSpan.FromSeconds(90), ct);
+
+        (await t.PrAsync(a)).Merged.Should().BeTrue();
+        (await t.PrAsync(b)).Merged.Should().BeTrue();
+        (await t.QueueStatusAsync(a))!.State.Should().Be("success");
+        (await t.QueueStatusAsync(b))!.State.Should().Be("success");
+        await t.AssertTargetOnlyMovedToGreenAsync();
+        third.Output.Should().Contain("\"@mt\":\"Poll {Tick} done in {Elapsed} ms\"", "the Quartz poller ran");
+    }
+
+    [Test]
+    [CancelAfter(120_000)]
+    public async Task Service_WithoutAWebhookSecret_RefusesToStartAndSaysWhy(CancellationToken ct)
+    {
+        await using var process = ServiceProcess.Start([ServiceProcess.ServiceDll], new Dictionary<string, string?> { ["ConnectionStrings:MergeQueue"] = $"Data Source={Path.GetTempFileName()}" }, ServiceProcess.FreePort());
+        (await process.WaitForExitAsync(TimeSpan.FromSeconds(60))).Should().Be(2);
+        process.Output.Should().Contain("MergeQueue:GitHub:WebhookSecret is required");
+    }
+
+    [Test]
+    [CancelAfter(300_000)]
+    public async Task Service_StartedWithDotnetRunAndFromPublishOutput_ReadsTheRootAppsettings(CancellationToken ct)
+    {
+        var root = ServiceProcess.RepoRoot();
+        var rootSettings = await File.ReadAllTextAsync(Path.Combine(root, "appsettings.json"), ct);
+        var db = Path.Combine(Path.GetTempPath(), $"mq-settings-{Guid.NewGuid():N}.db");
+        var settings = new Dictionary<string, string?> { ["MergeQueue:GitHub:WebhookSecret"] = "s", ["MergeQueue:GitHub:Token"] = "t", ["ConnectionStrings:MergeQueue"] = $"Data Source={db}" };
+
+        await using (var run = ServiceProcess.Start(["run", "--project", Path.Combine(root, "src", "MergeQueue.Service"), "--no-build", "-c", ServiceProcess.Configuration, "--"], settings, ServiceProcess.FreePort(), workingDirectory: root))
+        {
+            await run.WaitUntilHealthyAsync(TimeSpan.FromSeconds(120));
+            AssertReadRootSettings(run.Output, rootSettings);
+        }
+
+        var publishDir = Path.Combine(Path.GetTempPath(), $"mq-publish-{Guid.NewGuid():N}");
+        try
+        {
+            var publish = Process.Start(new ProcessStartInfo("dotnet", ["publish", Path.Combine(root, "src", "MergeQueue.Service"), "-c", ServiceProcess.Configuration, "-o", publishDir, "--nologo", "-v", "q"])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            })!;
+            var log = await publish.StandardOutput.ReadToEndAsync(ct) + await publish.StandardError.ReadToEndAsync(ct);
+            await publish.WaitForExitAsync(ct);
+            publish.ExitCode.Should().Be(0, log);
+            await using var published = ServiceProcess.Start([Path.Combine(publishDir, "MergeQueue.Service.dll")], settings, ServiceProcess.FreePort());
+            await published.WaitUntilHealthyAsync(TimeSpan.FromSeconds(60));
+            AssertReadRootSettings(published.Output, rootSettings);
+        }
+        finally
+        {
+            if (Directory.Exists(publishDir)) Directory.Delete(publishDir, recursive: true);
+        }
+    }
+
+    /// <summary>The service logs which settings files it read; the file must hold the repository root's appsettings.json.</summary>
+    private static void AssertReadRootSettings(string output, string rootSettings)
+    {
+        var line = output.Split('\n').FirstOrDefault(l => l.Contains("Settings read from", StringComparison.Ordinal));
+        line.Should().NotBeNull(output);
+        var match = System.Text.RegularExpressions.Regex.Match(line!, "\"SettingsFiles\":\\[\"([^\"]+)\"");
+        match.Success.Should().BeTrue(line);
+        var path = match.Groups[1].Value;
+        Path.GetFileName(path).Should().Be("appsettings.json");
+        File.ReadAllText(path).Should().Be(rootSettings);
+    }
+}

@@ -1,0 +1,131 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace MergeQueue.EndToEnd.Tests;
+
+/// <summary>The service as a separate process (started from its build output, with <c>dotnet run</c>, or from a publish folder), so it can be killed for real.</summary>
+public sealed class ServiceProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ServiceProcess(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+        Url = new Uri($"http://127.0.0.1:{port}/");
+    }
+
+    public int Port { get; }
+    public Uri Url { get; }
+    public string Output
+    {
+        get
+        {
+            lock (_output) return _output.ToString();
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "MergeQueue.sln"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new DirectoryNotFoundException("MergeQueue.sln");
+    }
+
+    /// <summary>The build configuration these tests were built with (the service was built with it too).</summary>
+    public static string Configuration => AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+
+    /// <summary>The service's own build output.</summary>
+    public static string ServiceDll => Path.Combine(RepoRoot(), "src", "MergeQueue.Service", "bin", Configuration, "net10.0", "MergeQueue.Service.dll");
+
+    /// <summary>Starts <c>dotnet {arguments}</c> with the settings as <c>--Key=Value</c> and the port in <c>Urls</c>.</summary>
+    public static ServiceProcess Start(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> settings, int port, string? workingDirectory = null)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
+        };
+        foreach (var a in arguments) info.ArgumentList.Add(a);
+        foreach (var (key, value) in settings.Where(s => s.Key != "Urls" && s.Value is not null))
+            info.ArgumentList.Add($"--{key}={value}");
+        info.ArgumentList.Add($"--Urls=http://127.0.0.1:{port}");
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        var sp = new ServiceProcess(process, port);
+        process.OutputDataReceived += (_, e) => sp.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => sp.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return sp;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+
+    public async Task WaitUntilHealthyAsync(TimeSpan? timeout = null)
+    {
+        using var http = new HttpClient { BaseAddress = Url, Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"the service exited with {_process.ExitCode}:\n{Output}");
+            try
+            {
+                if ((await http.GetAsync("healthz")).IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+            catch (TaskCanceledException)
+            {
+                // slow start
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"the service did not become healthy:\n{Output}");
+    }
+
+    /// <summary>SIGKILL: no shutdown, no flushing, as a crash or an OOM kill.</summary>
+    public void Kill()
+    {
+        _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,133 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using MergeQueue.Data;
+using MergeQueue.Service.Webhooks;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MergeQueue.EndToEnd.Tests;
+
+/// <summary><c>POST /webhooks/github</c> per CONTRACT §2: every refusal says why, and nothing accepted is lost.</summary>
+public class WebhookIntakeTests
+{
+    private static ServiceTester _t = null!;
+    private static HttpClient _http = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _t = await ServiceTester.StartAsync();
+        _http = new HttpClient { BaseAddress = _t.ServiceUrl };
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        _http.Dispose();
+        await _t.DisposeAsync();
+    }
+
+    private static HttpRequestMessage Delivery(string eventName, string body, string? signature = "sign", string? id = null)
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var request = new HttpRequestMessage(HttpMethod.Post, "webhooks/github") { Content = new ByteArrayContent(bytes) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        request.Headers.Add("X-GitHub-Event", eventName);
+        request.Headers.Add("X-GitHub-Delivery", id ?? Guid.NewGuid().ToString());
+        if (signature == "sign") request.Headers.Add("X-Hub-Signature-256", WebhookSignature.Sign(bytes, ServiceTester.Secret));
+        else if (signature is not null) request.Headers.Add("X-Hub-Signature-256", signature);
+        return request;
+    }
+
+    [Test]
+    public async Task Intake_NoSignature_Is401()
+    {
+        var response = await _http.SendAsync(Delivery("ping", "{}", signature: null));
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        (await response.Content.ReadAsStringAsync()).Should().Contain("X-Hub-Signature-256");
+    }
+
+    [TestCase("sha256=0000000000000000000000000000000000000000000000000000000000000000")]
+    [TestCase("sha1=abc")]
+    [TestCase("garbage")]
+    public async Task Intake_WrongSignature_Is401(string signature)
+    {
+        var response = await _http.SendAsync(Delivery("ping", "{}", signature));
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    [TestCase("{not json")]
+    [TestCase("[1,2,3]")]
+    [TestCase("")]
+    public async Task Intake_MalformedJson_Is400WithTheReason(string body)
+    {
+        var response = await _http.SendAsync(Delivery("pull_request", body));
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await response.Content.ReadAsStringAsync()).Should().MatchRegex("malformed JSON|JSON object");
+    }
+
+    [Test]
+    public async Task Intake_MissingDeliveryHeader_Is400()
+    {
+        var request = Delivery("ping", "{}");
+        request.Headers.Remove("X-GitHub-Delivery");
+        var response = await _http.SendAsync(request);
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+    }
+
+    [Test]
+    public async Task Intake_BodyOver25MB_Is413()
+    {
+        var body = "{\"x\":\"" + new string('a', 26 * 1024 * 1024) + "\"}";
+        var request = Delivery("push", body, signature: "sha256=00");
+        // As GitHub's client would, wait for the server's go-ahead: Kestrel refuses by Content-Length before the body is sent.
+        request.Headers.ExpectContinue = true;
+        var response = await _http.SendAsync(request);
+        response.StatusCode.Should().Be(HttpStatusCode.RequestEntityTooLarge);
+    }
+
+    [Test]
+    public async Task Intake_UnknownEvent_IsAcceptedAndIgnored()
+    {
+        var id = Guid.NewGuid().ToString();
+        var response = await _http.SendAsync(Delivery("deployment", """{"repository":{"full_name":"acme/widgets"}}""", id: id));
+        response.StatusCode.Should().Be(HttpStatusCode.Accepted);
+        await _t.SettleDeliveriesAsync();
+        var stored = await _t.Service.Services.GetRequiredService<WebhookInbox>().GetAsync(id);
+        stored!.Outcome.Should().StartWith("ignored");
+    }
+
+    [Test]
+    public async Task Intake_SameDeliveryTwice_IsStoredAndHandledOnce()
+    {
+        var id = Guid.NewGuid().ToString();
+        var first = await _http.SendAsync(Delivery("ping", "{\"zen\":\"hi\"}", id: id));
+        var second = await _http.SendAsync(Delivery("ping", "{\"zen\":\"hi\"}", id: id));
+        first.StatusCode.Should().Be(HttpStatusCode.Accepted);
+        second.StatusCode.Should().Be(HttpStatusCode.Accepted);
+        (await second.Content.ReadAsStringAsync()).Should().Contain("\"duplicate\":true");
+        await _t.SettleDeliveriesAsync();
+        (await _t.Service.Services.GetRequiredService<WebhookInbox>().GetAsync(id))!.Outcome.Should().Be("pong");
+    }
+
+    [Test]
+    public async Task Intake_PayloadMissingFields_IsKeptAndRejectedWithTheReason()
+    {
+        var id = Guid.NewGuid().ToString();
+        var response = await _http.SendAsync(Delivery("pull_request", """{"action":"opened","repository":{"full_name":"acme/widgets"}}""", id: id));
+        response.StatusCode.Should().Be(HttpStatusCode.Accepted);
+        await _t.SettleDeliveriesAsync();
+        var stored = await _t.Service.Services.GetRequiredService<WebhookInbox>().GetAsync(id);
+        stored!.Outcome.Should().Be("rejected");
+        stored.Error.Should().Be("missing object 'pull_request'");
+        stored.Payload.Should().Contain("\"opened\"");
+    }
+
+    [Test]
+    public async Task Healthz_And_Metrics_Answer()
+    {
+        (await _http.GetAsync("healthz")).StatusCode.Should().Be(HttpStatusCode.OK);
+        var metrics = await _http.GetStringAsync("metrics");
+        metrics.Should().Contain("mergequeue_webhook_deliveries_total");
+    }
+}
