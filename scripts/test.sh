@@ -34,10 +34,9 @@ for proj in tests/*/*.Tests.csproj; do
     --blame-hang-timeout 5m --logger "trx;LogFileName=$name.trx" --logger "console;verbosity=normal" > "$results/$name.log" 2>&1
   rc=$?
   secs=$(( $(date +%s) - start ))
-  # VSTest's summary: "Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12, ..."
-  summary=$(grep -E '^(Passed|Failed)!' "$results/$name.log" | tail -n 1)
-  p=$(sed -nE 's/.*Passed: *([0-9]+).*/\1/p' <<<"$summary"); p=${p:-0}
-  f=$(sed -nE 's/.*Failed: *([0-9]+),.*/\1/p' <<<"$summary"); f=${f:-0}
+  # VSTest's summary at normal verbosity: "Total tests: N", "     Passed: N", "     Failed: N".
+  p=$(sed -nE 's/^[[:space:]]+Passed: *([0-9]+)[[:space:]]*$/\1/p' "$results/$name.log" | tail -n 1); p=${p:-0}
+  f=$(sed -nE 's/^[[:space:]]+Failed: *([0-9]+)[[:space:]]*$/\1/p' "$results/$name.log" | tail -n 1); f=${f:-0}
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # a crashed test host counts as a failure
   if [ "$rc" -ne 0 ]; then
     status=1

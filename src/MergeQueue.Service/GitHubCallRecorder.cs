@@ -39,20 +39,18 @@ public sealed class GitHubCallRecorder(IQueueStore store, TimeProvider clock, IL
         }
     }
 
-    /// <summary>Runs one write to GitHub, noting it (and its failure) for the event log and the metrics.</summary>
+    /// <summary>Runs one write to GitHub, noting it (and its failure) for the event log.</summary>
     public async Task<T> TrackAsync<T>(RepoId repo, int? number, string operation, string detail, Func<Task<T>> call, Func<T, string>? describe = null)
     {
         try
         {
             var result = await call();
             Note(repo, number, operation, $"{detail}{(describe is null ? "" : " → " + describe(result))}");
-            ServiceMetrics.GitHubCalls.WithLabels(operation, "ok").Inc();
             return result;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             Note(repo, number, operation, $"{detail} → failed: {e.Message}");
-            ServiceMetrics.GitHubCalls.WithLabels(operation, "error").Inc();
             throw;
         }
     }

@@ -67,6 +67,11 @@ public static class ServiceHost
             // Retry waits are real time even when the queue's clock is not (tests fake the queue's clock).
             var github = new OctokitGitHub(new Uri(options.GitHub.ApiUrl), options.GitHub.Token ?? "", TimeProvider.System,
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger("MergeQueue.GitHub"), GitHubRetries(builder.Configuration));
+            github.Metrics.CallCompleted += call =>
+            {
+                ServiceMetrics.GitHubCalls.WithLabels(call.Operation, call.Succeeded ? "ok" : "error").Inc();
+                if (call.Attempts > 1) ServiceMetrics.GitHubRetries.WithLabels(call.Operation).Inc(call.Attempts - 1);
+            };
             return github;
         });
         builder.Services.AddSingleton<GitHubCallRecorder>();

@@ -22,10 +22,10 @@ public static class ServiceMetrics
         "mergequeue_queue_length", "Active pull requests per repository and target branch.", "repository", "target");
 
     public static readonly Counter GitHubCalls = Metrics.CreateCounter(
-        "mergequeue_github_calls_total", "Calls to GitHub's API, by operation and result.", "operation", "result");
+        "mergequeue_github_calls_total", "Calls to GitHub's API (after retries), by operation and result.", "operation", "result");
 
     public static readonly Counter GitHubRetries = Metrics.CreateCounter(
-        "mergequeue_github_retries_total", "Calls to GitHub that were retried, by reason.", "reason");
+        "mergequeue_github_retries_total", "Retried requests to GitHub (5xx, rate limits, timeouts), by operation.", "operation");
 
     public static readonly Counter PollTicks = Metrics.CreateCounter(
         "mergequeue_poll_ticks_total", "Poller runs.");

@@ -53,7 +53,12 @@ public class ProcessTests
         (await t.QueueStatusAsync(a))!.State.Should().Be("success");
         (await t.QueueStatusAsync(b))!.State.Should().Be("success");
         await t.AssertTargetOnlyMovedToGreenAsync();
-        third.Output.Should().Contain("\"@mt\":\"Poll {Tick} done in {Elapsed} ms\"", "the Quartz poller ran");
+        await SimulatorClient.WaitUntilAsync(_ => Task.FromResult(third.Output.Contains("\"@mt\":\"Poll {Tick} done in {Elapsed} ms\"", StringComparison.Ordinal)), TimeSpan.FromSeconds(20), ct);
+        foreach (var log in new[] { third.Output })
+        {
+            log.Should().NotContain(t.BotToken, "tokens are never logged");
+            log.Should().NotContain(ServiceTester.Secret, "the webhook secret is never logged");
+        }
     }
 
     [Test]

@@ -127,7 +127,8 @@ public class WebhookIntakeTests
     public async Task Healthz_And_Metrics_Answer()
     {
         (await _http.GetAsync("healthz")).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await _http.SendAsync(Delivery("ping", "{}"))).StatusCode.Should().Be(HttpStatusCode.Accepted);
         var metrics = await _http.GetStringAsync("metrics");
-        metrics.Should().Contain("mergequeue_webhook_deliveries_total");
+        metrics.Should().Contain("mergequeue_webhook_deliveries_total{event=\"ping\",outcome=\"accepted\"}");
     }
 }
