@@ -87,9 +87,7 @@ public class QueueEndToEndTests
         var a = await t.OpenPrAsync();
         var b = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(a, b);
-        await t.SettleAsync();
-        t.Clock.Advance(TimeSpan.FromMinutes(1));
-        await t.TickAsync(); // [a, b] under test; staging CI takes 2 s
+        await t.StartBatchAsync(); // [a, b] under test; staging CI takes 2 s
         var queued = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(queued);
         await t.SettleDeliveriesAsync();
@@ -115,10 +113,7 @@ public class QueueEndToEndTests
         var a = await t.OpenPrAsync();
         var b = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(a, b);
-        await t.SettleAsync();
-        t.Clock.Advance(TimeSpan.FromMinutes(1));
-        await t.TickAsync();
-        await t.SettleDeliveriesAsync();
+        await t.StartBatchAsync();
         (await t.QueueStatusAsync(b))!.Description.Should().StartWith("Testing in attempt");
 
         var cancel = await t.CommentAsync(b, "@mergequeue cancel");
@@ -152,10 +147,7 @@ public class QueueEndToEndTests
         await using var t = await ServiceTester.StartAsync(ci: new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", Verdict: "never")]));
         var n = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(n);
-        await t.SettleAsync();
-        t.Clock.Advance(TimeSpan.FromMinutes(1));
-        await t.TickAsync();
-        await t.SettleAsync();
+        await t.StartBatchAsync();
         (await t.QueueStatusAsync(n))!.Description.Should().StartWith("Testing in attempt");
 
         t.Clock.Advance(TimeSpan.FromMinutes(61));
@@ -210,10 +202,7 @@ public class QueueEndToEndTests
         await using var t = await ServiceTester.StartAsync(ci: new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 2000)]));
         var n = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(n);
-        await t.SettleAsync();
-        t.Clock.Advance(TimeSpan.FromMinutes(1));
-        await t.TickAsync();
-        await t.SettleDeliveriesAsync();
+        await t.StartBatchAsync();
         (await t.QueueStatusAsync(n))!.Description.Should().StartWith("Testing in attempt");
 
         var hotfix = await t.Control.CommitAsync(ServiceTester.Repo, "main", new Dictionary<string, string?> { ["hotfix.txt"] = "fix\n" }, "hotfix");

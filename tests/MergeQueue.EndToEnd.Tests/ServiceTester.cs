@@ -175,6 +175,15 @@ public sealed class ServiceTester : IAsyncDisposable
         }, timeout ?? TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>Lets the batch delay (1m in the default config) pass and polls once: the next batch is built and under test.</summary>
+    public async Task StartBatchAsync()
+    {
+        await SettleAsync();
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        await TickAsync();
+        await SettleDeliveriesAsync();
+    }
+
     /// <summary>Lets the batch delay pass and runs the poller, until <paramref name="done"/> holds.</summary>
     public async Task RunUntilAsync(Func<Task<bool>> done, int maxTicks = 40)
     {
