@@ -155,6 +155,8 @@ public sealed class SimCheckSuite
     public string? Before { get; set; }
     /// <summary>The user or app whose check runs this suite groups (GitHub keeps one suite per app and head sha).</summary>
     public SimUser? App { get; init; }
+    /// <summary>The head commit, read when the suite was created (payloads carry it as head_commit).</summary>
+    public SimCommit? HeadCommit { get; init; }
 }
 
 public sealed class SimCheckRun

@@ -97,6 +97,8 @@ public sealed partial class GitHubEngine
             return old is null ? MoveOutcome.Missing : MoveOutcome.Stale;
         }
         if (newSha is null && old is null) return MoveOutcome.Missing;
+        // Setting a branch to the commit it already has changes nothing: GitHub answers OK, sends no push, runs no CI.
+        if (old is not null && old == newSha) return MoveOutcome.Moved;
         var forced = old is not null && newSha is not null && !await repo.Git.IsAncestorAsync(old, newSha, ct);
         if (forced && request.RequireFastForward) return MoveOutcome.NotFastForward;
 
@@ -161,10 +163,7 @@ public sealed partial class GitHubEngine
                     pr.HeadSha = newSha;
                     pr.UpdatedAt = now;
                     if (baseTips.TryGetValue(pr.BaseRef, out var tip) && tip is not null) pr.BaseSha = tip;
-                    var payload = Json.PullRequestEvent("synchronize", repo.Model, pr, sender);
-                    payload.TryAdd("before", before);
-                    payload.TryAdd("after", newSha);
-                    Emit(repo, "pull_request", payload);
+                    Emit(repo, "pull_request", Json.PullRequestEvent("synchronize", repo.Model, pr, sender, before: before));
                 }
                 if (mergedNow.Contains(pr.Id))
                 {

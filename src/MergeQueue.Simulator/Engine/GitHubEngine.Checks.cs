@@ -63,7 +63,7 @@ public sealed partial class GitHubEngine
             var suite = repo.Model.CheckSuites.FirstOrDefault(s => s.HeadSha == headSha && s.App?.Id == app.Id);
             if (suite is null)
             {
-                suite = new SimCheckSuite { Id = NextId(), HeadSha = headSha, HeadBranch = headBranch, App = app, CreatedAt = now, UpdatedAt = now };
+                suite = new SimCheckSuite { Id = NextId(), HeadSha = headSha, HeadBranch = headBranch, App = app, CreatedAt = now, UpdatedAt = now, HeadCommit = commit };
                 repo.Model.CheckSuites.Add(suite);
             }
             var run = new SimCheckRun { Id = NextId(), CheckSuiteId = suite.Id, HeadSha = headSha, Name = fields.Name, StartedAt = fields.StartedAt ?? now };
@@ -152,7 +152,7 @@ public sealed partial class GitHubEngine
             if (suite.Status == "completed" && wasCompleted) return;
             suite.Status = "completed";
             suite.Conclusion = SuiteConclusion(runs.Select(r => r.Conclusion));
-            Emit(repo, "check_suite", Json.CheckSuiteEvent("completed", repo.Model, suite, app));
+            Emit(repo, "check_suite", Json.CheckSuiteEvent("completed", repo.Model, suite, app, headCommit: suite.HeadCommit));
         }
         else
         {
