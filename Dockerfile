@@ -1,6 +1,8 @@
 # Multi-stage build of the service: the SDK image publishes, the ASP.NET image runs.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
+# The dashboard's build fetches htmx with npm (src/MergeQueue.Service/package.json).
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN dotnet publish src/MergeQueue.Service -c Release -o /app --nologo
 

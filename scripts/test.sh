@@ -16,6 +16,14 @@ if ! command -v docker-compose >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose) >/dev/null 2>&1 \
     || echo "warning: could not install docker-compose; DeploymentTests will fail"
 fi
+# Headless Chromium and its driver for the dashboard's browser tests (Selenium uses /usr/bin/chromedriver).
+if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then
+  echo "Installing chromium and chromium-driver (Debian packages) for the dashboard browser tests..."
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
+    || echo "warning: could not install chromium; DashboardBrowserTests will fail"
+fi
+# The service's build runs `npm ci` for htmx (src/MergeQueue.Service/package.json) when it is missing.
+command -v npm >/dev/null 2>&1 || echo "warning: npm is missing; building the service needs it once to fetch htmx"
 
 results=TestResults
 rm -rf "$results" && mkdir -p "$results"

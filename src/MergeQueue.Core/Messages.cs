@@ -1,3 +1,5 @@
+using MergeQueue.Core.Ports;
+
 namespace MergeQueue.Core;
 
 /// <summary>Every text a user sees: status descriptions, refusals, commit messages. One place to read and change them.</summary>
@@ -13,11 +15,44 @@ public static class Messages
     public static string WaitingChangesRequested(IEnumerable<string> by) => $"changes requested by {string.Join(", ", by)}";
     public static string WaitingApprovals(int missing, int required) =>
         $"waiting for {missing} more approving review{(missing == 1 ? "" : "s")} ({required} required)";
+    public static string WaitingApprovals(int missing, int required, IReadOnlyCollection<string> approvedBy) =>
+        approvedBy.Count == 0 ? WaitingApprovals(missing, required)
+        : $"waiting for {missing} more approving review{(missing == 1 ? "" : "s")} ({required} required, approved by {string.Join(", ", approvedBy)})";
     public static string WaitingPreCheckMissing(string context) => $"waiting for pre-check {context}";
     public static string WaitingPreCheckPending(string context) => $"pre-check {context} is running";
     public static string WaitingPreCheckFailed(string context) => $"pre-check {context} failed";
     public static string WaitingBlockingLabel(string label) => $"blocked by label {label}";
     public static string Requested(string waitingFor) => Status($"Requested, {waitingFor}");
+    public static string WaitingRequiredLabel(string label) => $"missing required label {label}";
+    public static string WaitingBatchDelay(DateTimeOffset at) => $"waiting for the batch delay (until {at.UtcDateTime:HH:mm:ss} UTC)";
+
+    // Rules that fail a request (only new commits or a config change could satisfy them)
+    public static string RuleFailed(string rule) => Status($"Rule failed: {rule}");
+    public static string RuleAuthorDenied(string author) => $"author {author} is in denied_authors";
+    public static string RuleAuthorNotAllowed(string author) => $"author {author} is not in allowed_authors";
+    public static string RuleTooManyLines(int lines, int max) => $"{lines} changed lines, more than max_changed_lines {max}";
+    public static string RuleCommitMessage(CommitSha commit, string pattern) => $"commit {commit.Short} does not match commit_message_pattern {pattern}";
+
+    // Freeze
+    public static string Frozen(string target, string by, string? reason) =>
+        string.IsNullOrWhiteSpace(reason) ? $"{target} is frozen by {by}" : $"{target} is frozen by {by}: {reason}";
+    public const string HeldPrefix = "Queued, held back: ";
+    public static string Held(string why) => Status(HeldPrefix + why);
+    public static bool IsHeld(string? reason) => reason?.StartsWith(HeldPrefix, StringComparison.Ordinal) == true;
+    public static string RefusedNotFrozen(string target) => $"{target} is not frozen";
+
+    // Try builds (status context mergequeue-try)
+    public static string TryRunning(CommitSha sha, string target) => $"Try: testing the merge into {target} ({sha.Short})";
+    public static string TryPassed(CommitSha sha) => $"Try passed on {sha.Short}";
+    public static string TryFailed(IEnumerable<string> contexts) => Status($"Try failed: {string.Join(", ", contexts)}");
+    public static string TryConflict(string target) => $"Try: merge conflict with {target}";
+    public const string TryReplaced = "Try replaced by a newer try";
+    public static string TryTimedOut(TimeSpan limit) => $"Try timed out after {Duration(limit)}";
+    public static string TryCommit(int number, string? title) => $"Try #{number}: {title}";
+
+    // Comments (only with comments: true)
+    public static string CommandReply(string actor, IEnumerable<string> results) =>
+        $"@{actor}\n\n" + string.Join("\n", results.Select(r => $"- {r}"));
 
     // Queue
     public static string Queued(int position, int length) => $"Queued: position {position} of {length}";
@@ -59,6 +94,49 @@ public static class Messages
         var message = $"Merge #{number}: {title}";
         var by = reviewers.ToArray();
         return by.Length == 0 ? message : message + "\n\n" + string.Join("\n", by.Select(r => $"Reviewed-by: {r}"));
+    }
+
+    /// <summary>Squash: one commit per PR, GitHub's "title (#N)" subject, approvers and every author of the PR's commits.</summary>
+    public static string SquashCommit(int number, string? title, IEnumerable<string> reviewers, IEnumerable<GitIdentity> authors) =>
+        WithTrailers($"{title} (#{number})", ReviewedBy(reviewers).Concat(CoAuthoredBy(authors)));
+
+    /// <summary>Octopus: one commit for the batch; the PR heads are its parents, so their authors stay in the history.</summary>
+    public static string OctopusCommit(IReadOnlyList<(int Number, string? Title, IReadOnlyList<string> Reviewers)> prs) =>
+        WithTrailers($"Merge {PrList(prs.Select(p => p.Number))}\n\n{string.Join("\n", prs.Select(p => $"#{p.Number}: {p.Title}"))}",
+            ReviewedBy(prs.SelectMany(p => p.Reviewers)));
+
+    /// <summary>Batch squash: one commit for the batch, every PR listed, its approvers and the authors of all its commits.</summary>
+    public static string BatchSquashCommit(IReadOnlyList<(int Number, string? Title, IReadOnlyList<string> Reviewers)> prs, IEnumerable<GitIdentity> authors) =>
+        WithTrailers($"Squash {PrList(prs.Select(p => p.Number))}\n\n{string.Join("\n", prs.Select(p => $"#{p.Number}: {p.Title}"))}",
+            ReviewedBy(prs.SelectMany(p => p.Reviewers)).Concat(CoAuthoredBy(authors)));
+
+    /// <summary>Cherry-pick: the commit's own message, then which PR it came from and who approved it.</summary>
+    public static string CherryPickCommit(string message, int number, string? title, IEnumerable<string> reviewers) =>
+        WithTrailers(message.TrimEnd() + $"\n\nFrom #{number}: {title}", ReviewedBy(reviewers));
+
+    /// <summary>Cherry-pick's intermediate merge of one PR commit into tmp; never lands (only its tree is used).</summary>
+    public static string ReplayMerge(CommitSha commit, int number) => $"Replay {commit.Short} of #{number}";
+
+    public static string RefusedMergeCommits(CommitSha commit) =>
+        $"Refused: the cherry-pick strategy cannot replay merge commit {commit.Short}; rebase the PR onto its base";
+    public const string RefusedTooManyCommits = "Refused: the cherry-pick strategy can replay at most 250 commits per PR";
+
+    private static IEnumerable<string> ReviewedBy(IEnumerable<string> reviewers) =>
+        reviewers.Distinct(StringComparer.OrdinalIgnoreCase).Select(r => $"Reviewed-by: {r}");
+
+    private static IEnumerable<string> CoAuthoredBy(IEnumerable<GitIdentity> authors) =>
+        authors.DistinctBy(a => (a.Name, a.Email.ToLowerInvariant())).Select(a => $"Co-authored-by: {a.Name} <{a.Email}>");
+
+    private static string WithTrailers(string message, IEnumerable<string> trailers)
+    {
+        var lines = trailers.ToArray();
+        return lines.Length == 0 ? message : message + "\n\n" + string.Join("\n", lines);
+    }
+
+    private static string PrList(IEnumerable<int> numbers)
+    {
+        var all = numbers.Select(n => $"#{n}").ToArray();
+        return all.Length <= 1 ? string.Concat(all) : $"{string.Join(", ", all[..^1])} and {all[^1]}";
     }
 
     public static string Duration(TimeSpan d) =>

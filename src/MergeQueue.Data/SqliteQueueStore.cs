@@ -27,7 +27,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         id AS Id, owner AS Owner, repo AS Repo, number AS Number, target_branch AS TargetBranch,
         commit_hash AS CommitHash, state AS State, merge_attempt AS MergeAttempt, priority AS Priority,
         requested_at AS RequestedAt, timestamp AS Timestamp, queued_at AS QueuedAt, requested_by AS RequestedBy,
-        title AS Title, author AS Author, reason AS Reason, merged_sha AS MergedSha, version AS Version
+        title AS Title, author AS Author, reason AS Reason, merged_sha AS MergedSha, landed_sha AS LandedSha, version AS Version
         """;
 
     private const string AttemptColumns =
@@ -198,6 +198,135 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         }
     }
 
+    public async Task<PullRequest?> FindLatestPullRequestAsync(RepoId repo, int number, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<PullRequestRow>(new CommandDefinition(
+            $"SELECT {PullRequestColumns} FROM pull_request WHERE owner = @Owner AND repo = @Repo AND number = @Number ORDER BY id DESC LIMIT 1",
+            new { repo.Owner, Repo = repo.Name, Number = number }, cancellationToken: ct));
+        return row?.ToEntity();
+    }
+
+    public async Task<QueueFreeze?> GetFreezeAsync(QueueId queue, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<FreezeRow>(new CommandDefinition(
+            """
+            SELECT owner AS Owner, repo AS Repo, target_branch AS TargetBranch, frozen_by AS FrozenBy, frozen_at AS FrozenAt, reason AS Reason
+            FROM queue_freeze WHERE owner = @Owner AND repo = @Repo AND target_branch = @Target
+            """, new { queue.Repo.Owner, Repo = queue.Repo.Name, queue.Target }, cancellationToken: ct));
+        return row is null ? null : new QueueFreeze(new QueueId(new RepoId(row.Owner, row.Repo), row.TargetBranch), row.FrozenBy, Time(row.FrozenAt), row.Reason);
+    }
+
+    public async Task SetFreezeAsync(QueueFreeze freeze, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO queue_freeze (owner, repo, target_branch, frozen_by, frozen_at, reason)
+            VALUES (@Owner, @Repo, @Target, @FrozenBy, @FrozenAt, @Reason)
+            ON CONFLICT (owner, repo, target_branch) DO UPDATE SET frozen_by = excluded.frozen_by, frozen_at = excluded.frozen_at, reason = excluded.reason
+            """, new
+            {
+                freeze.Queue.Repo.Owner,
+                Repo = freeze.Queue.Repo.Name,
+                freeze.Queue.Target,
+                freeze.FrozenBy,
+                FrozenAt = freeze.FrozenAt.ToUnixTimeMilliseconds(),
+                freeze.Reason,
+            }, cancellationToken: ct));
+    }
+
+    public async Task<bool> ClearFreezeAsync(QueueId queue, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM queue_freeze WHERE owner = @Owner AND repo = @Repo AND target_branch = @Target",
+            new { queue.Repo.Owner, Repo = queue.Repo.Name, queue.Target }, cancellationToken: ct)) > 0;
+    }
+
+    private const string TryColumns =
+        """
+        owner AS Owner, repo AS Repo, number AS Number, target_branch AS TargetBranch, head_sha AS HeadSha, try_sha AS TrySha,
+        state AS State, requested_by AS RequestedBy, started_at AS StartedAt, reason AS Reason
+        """;
+
+    public async Task<TryBuild?> GetTryAsync(RepoId repo, int number, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<TryRow>(new CommandDefinition(
+            $"SELECT {TryColumns} FROM try_build WHERE owner = @Owner AND repo = @Repo AND number = @Number",
+            new { repo.Owner, Repo = repo.Name, Number = number }, cancellationToken: ct));
+        return row?.ToBuild();
+    }
+
+    public async Task<IReadOnlyList<TryBuild>> GetRunningTriesAsync(RepoId? repo, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var sql = repo is null
+            ? $"SELECT {TryColumns} FROM try_build WHERE state = @State ORDER BY started_at"
+            : $"SELECT {TryColumns} FROM try_build WHERE owner = @Owner AND repo = @Repo AND state = @State ORDER BY started_at";
+        var rows = await connection.QueryAsync<TryRow>(new CommandDefinition(
+            sql, new { Owner = repo?.Owner, Repo = repo?.Name, State = nameof(TryState.Running) }, cancellationToken: ct));
+        return rows.Select(r => r.ToBuild()).ToList();
+    }
+
+    public async Task SaveTryAsync(TryBuild build, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO try_build (owner, repo, number, target_branch, head_sha, try_sha, state, requested_by, started_at, reason)
+            VALUES (@Owner, @Repo, @Number, @TargetBranch, @HeadSha, @TrySha, @State, @RequestedBy, @StartedAt, @Reason)
+            ON CONFLICT (owner, repo, number) DO UPDATE SET target_branch = excluded.target_branch, head_sha = excluded.head_sha,
+                try_sha = excluded.try_sha, state = excluded.state, requested_by = excluded.requested_by,
+                started_at = excluded.started_at, reason = excluded.reason
+            """, TryRow.From(build), cancellationToken: ct));
+    }
+
+    private sealed class FreezeRow
+    {
+        public string Owner { get; set; } = "";
+        public string Repo { get; set; } = "";
+        public string TargetBranch { get; set; } = "";
+        public string FrozenBy { get; set; } = "";
+        public long FrozenAt { get; set; }
+        public string? Reason { get; set; }
+    }
+
+    /// <summary>A try_build row as Dapper reads and writes it.</summary>
+    private sealed class TryRow
+    {
+        public string Owner { get; set; } = "";
+        public string Repo { get; set; } = "";
+        public int Number { get; set; }
+        public string TargetBranch { get; set; } = "";
+        public string HeadSha { get; set; } = "";
+        public string? TrySha { get; set; }
+        public string State { get; set; } = "";
+        public string RequestedBy { get; set; } = "";
+        public long StartedAt { get; set; }
+        public string? Reason { get; set; }
+
+        public static TryRow From(TryBuild b) => new()
+        {
+            Owner = b.Repo.Owner,
+            Repo = b.Repo.Name,
+            Number = b.Number,
+            TargetBranch = b.Target,
+            HeadSha = b.HeadSha.Value,
+            TrySha = b.TrySha?.Value,
+            State = b.State.ToString(),
+            RequestedBy = b.RequestedBy,
+            StartedAt = b.StartedAt.ToUnixTimeMilliseconds(),
+            Reason = b.Reason,
+        };
+
+        public TryBuild ToBuild() => new(
+            new RepoId(Owner, Repo), Number, TargetBranch, new CommitSha(HeadSha), TrySha is { } t ? new CommitSha(t) : null,
+            Enum.Parse<TryState>(State), RequestedBy, Time(StartedAt), Reason);
+    }
+
     private static bool IsUniqueViolation(SqliteException ex) =>
         ex.SqliteExtendedErrorCode is SqliteErrorCodes.ConstraintUnique or SqliteErrorCodes.ConstraintPrimaryKey;
 
@@ -205,9 +334,9 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             """
             INSERT INTO pull_request (owner, repo, number, target_branch, commit_hash, state, merge_attempt, priority,
-                requested_at, timestamp, queued_at, requested_by, title, author, reason, merged_sha, version)
+                requested_at, timestamp, queued_at, requested_by, title, author, reason, merged_sha, landed_sha, version)
             VALUES (@Owner, @Repo, @Number, @TargetBranch, @CommitHash, @State, @MergeAttempt, @Priority,
-                @RequestedAt, @Timestamp, @QueuedAt, @RequestedBy, @Title, @Author, @Reason, @MergedSha, 1)
+                @RequestedAt, @Timestamp, @QueuedAt, @RequestedBy, @Title, @Author, @Reason, @MergedSha, @LandedSha, 1)
             RETURNING id
             """, PullRequestRow.From(pr), tx, cancellationToken: ct));
 
@@ -219,7 +348,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
             UPDATE pull_request SET target_branch = @TargetBranch, commit_hash = @CommitHash, state = @State,
                 merge_attempt = @MergeAttempt, priority = @Priority, requested_at = @RequestedAt, timestamp = @Timestamp,
                 queued_at = @QueuedAt, requested_by = @RequestedBy, title = @Title, author = @Author, reason = @Reason,
-                merged_sha = @MergedSha, version = version + 1
+                merged_sha = @MergedSha, landed_sha = @LandedSha, version = version + 1
             WHERE id = @Id AND version = @Version
             """, PullRequestRow.From(pr), tx, cancellationToken: ct));
         // Throwing is enough to undo the whole unit of work: disposing the uncommitted transaction rolls it back.
@@ -289,6 +418,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         public string? Author { get; set; }
         public string? Reason { get; set; }
         public string? MergedSha { get; set; }
+        public string? LandedSha { get; set; }
         public int Version { get; set; }
 
         public static PullRequestRow From(PullRequest pr) => new()
@@ -310,14 +440,20 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
             Author = pr.Author,
             Reason = pr.Reason,
             MergedSha = pr.MergedSha?.Value,
+            LandedSha = pr.LandedSha?.Value,
             Version = pr.Version,
         };
 
-        public PullRequest ToEntity() => PullRequest.Restore(
-            Id, new RepoId(Owner, Repo), Number, TargetBranch, new CommitSha(CommitHash), Enum.Parse<PullRequestState>(State),
-            MergeAttempt is { } a ? new AttemptId(a) : null, Priority, Time(RequestedAt), Time(Timestamp),
-            QueuedAt is { } q ? Time(q) : null, RequestedBy, Title, Author, Reason,
-            MergedSha is { } m ? new CommitSha(m) : null, Version);
+        public PullRequest ToEntity()
+        {
+            var pr = PullRequest.Restore(
+                Id, new RepoId(Owner, Repo), Number, TargetBranch, new CommitSha(CommitHash), Enum.Parse<PullRequestState>(State),
+                MergeAttempt is { } a ? new AttemptId(a) : null, Priority, Time(RequestedAt), Time(Timestamp),
+                QueuedAt is { } q ? Time(q) : null, RequestedBy, Title, Author, Reason,
+                MergedSha is { } m ? new CommitSha(m) : null, Version);
+            pr.LandedSha = LandedSha is { } l ? new CommitSha(l) : null;
+            return pr;
+        }
     }
 
     /// <summary>A merge_attempt row as Dapper reads and writes it.</summary>

@@ -78,6 +78,13 @@ public sealed class OctokitGitHub : IGitHub
             }
         }, ct);
 
+    public Task<IReadOnlyList<CommitInfo>> GetPullRequestCommitsAsync(RepoId repo, int number, CancellationToken ct) =>
+        _runner.RunAsync<IReadOnlyList<CommitInfo>>("get-pull-request-commits", async a =>
+        {
+            var commits = await _client.PullRequest.Commits(repo.Owner, repo.Name, number).WaitAsync(a.CancellationToken).ConfigureAwait(false);
+            return commits.Select(OctokitMapping.Commit).ToList();
+        }, ct);
+
     public Task<IReadOnlyList<Review>> GetReviewsAsync(RepoId repo, int number, CancellationToken ct) =>
         _runner.RunAsync<IReadOnlyList<Review>>("get-reviews", async a =>
         {
@@ -293,6 +300,26 @@ public sealed class OctokitGitHub : IGitHub
             var commit = await _client.Git.Commit.Create(repo.Owner, repo.Name, new NewCommit(message, treeSha, parents.Select(p => p.Value)))
                 .WaitAsync(a.CancellationToken).ConfigureAwait(false);
             return new CommitSha(commit.Sha);
+        }, ct);
+
+    // Same as above: a twin commit from a retry is unreferenced and harmless.
+    public Task<CommitSha> CreateCommitAsync(RepoId repo, string treeSha, IReadOnlyList<CommitSha> parents, string message, GitIdentity? author, GitIdentity? committer, CancellationToken ct) =>
+        _runner.RunAsync("create-commit", async a =>
+        {
+            var commit = await _client.Git.Commit.Create(repo.Owner, repo.Name, new NewCommit(message, treeSha, parents.Select(p => p.Value))
+            {
+                Author = OctokitMapping.Signature(author, _time),
+                Committer = OctokitMapping.Signature(committer, _time),
+            }).WaitAsync(a.CancellationToken).ConfigureAwait(false);
+            return new CommitSha(commit.Sha);
+        }, ct);
+
+    public Task<CommitRange> CompareCommitsAsync(RepoId repo, CommitSha baseSha, CommitSha head, CancellationToken ct) =>
+        _runner.RunAsync("compare", async a =>
+        {
+            var compare = await _client.Repository.Commit.Compare(repo.Owner, repo.Name, baseSha.Value, head.Value).WaitAsync(a.CancellationToken).ConfigureAwait(false);
+            var commits = (compare.Commits ?? []).Select(OctokitMapping.Commit).ToList();
+            return new CommitRange(commits, Complete: commits.Count >= compare.TotalCommits);
         }, ct);
 
     // Statuses are idempotent (the latest per context wins), so a retry simply posts again.

@@ -21,7 +21,19 @@ internal static class OctokitMapping
         Open: string.Equals(pr.State.StringValue, "open", StringComparison.OrdinalIgnoreCase),
         pr.Merged,
         pr.Draft,
-        (pr.Labels ?? []).Select(l => l.Name).ToList());
+        (pr.Labels ?? []).Select(l => l.Name).ToList())
+    {
+        ChangedLines = pr.Additions + pr.Deletions,
+    };
+
+    /// <summary>A pull request's commit (GET /pulls/{n}/commits).</summary>
+    public static CommitInfo Commit(PullRequestCommit commit) => new(
+        new CommitSha(commit.Sha),
+        commit.Commit?.Tree?.Sha ?? "",
+        (commit.Parents ?? []).Select(p => new CommitSha(p.Sha)).ToList(),
+        commit.Commit?.Message ?? "",
+        commit.Commit?.Author?.Name ?? "",
+        commit.Commit?.Author?.Email ?? "");
 
     /// <summary>Null for reviews that are not submitted (PENDING) or of a kind we don't know.</summary>
     public static Review? Review(PullRequestReview review)
@@ -105,7 +117,26 @@ internal static class OctokitMapping
         (commit.Parents ?? []).Select(p => new CommitSha(p.Sha)).ToList(),
         commit.Message,
         commit.Author?.Name ?? "",
-        commit.Author?.Email ?? "");
+        commit.Author?.Email ?? "")
+    {
+        AuthorDate = commit.Author?.Date,
+    };
+
+    /// <summary>A repository commit (compare lists these): the git commit is nested, the parents are not.</summary>
+    public static CommitInfo Commit(GitHubCommit commit) => new(
+        new CommitSha(commit.Sha),
+        commit.Commit.Tree.Sha,
+        (commit.Parents ?? []).Select(p => new CommitSha(p.Sha)).ToList(),
+        commit.Commit.Message,
+        commit.Commit.Author?.Name ?? "",
+        commit.Commit.Author?.Email ?? "")
+    {
+        AuthorDate = commit.Commit.Author?.Date,
+    };
+
+    /// <summary>Null stays null: GitHub then uses the token's user and the current time.</summary>
+    public static Committer? Signature(GitIdentity? identity, TimeProvider time) =>
+        identity is null ? null : new Committer(identity.Name, identity.Email, identity.Date ?? time.GetUtcNow());
 
     public static CommitState CommitState(StatusState state) => state switch
     {

@@ -71,12 +71,14 @@ public sealed class RecordingGitHub(IGitHub inner, GitHubCallRecorder recorder) 
 {
     public Task<PullRequestInfo?> GetPullRequestAsync(RepoId repo, int number, CancellationToken ct) => inner.GetPullRequestAsync(repo, number, ct);
     public Task<IReadOnlyList<Review>> GetReviewsAsync(RepoId repo, int number, CancellationToken ct) => inner.GetReviewsAsync(repo, number, ct);
+    public Task<IReadOnlyList<CommitInfo>> GetPullRequestCommitsAsync(RepoId repo, int number, CancellationToken ct) => inner.GetPullRequestCommitsAsync(repo, number, ct);
     public Task<IReadOnlyList<Check>> GetChecksAsync(RepoId repo, CommitSha sha, CancellationToken ct) => inner.GetChecksAsync(repo, sha, ct);
     public Task<Permission> GetPermissionAsync(RepoId repo, string login, CancellationToken ct) => inner.GetPermissionAsync(repo, login, ct);
     public Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct) => inner.GetFileAsync(repo, path, gitRef, ct);
     public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct) => inner.GetDefaultBranchAsync(repo, ct);
     public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct) => inner.GetBranchAsync(repo, branch, ct);
     public Task<CommitInfo> GetCommitAsync(RepoId repo, CommitSha sha, CancellationToken ct) => inner.GetCommitAsync(repo, sha, ct);
+    public Task<CommitRange> CompareCommitsAsync(RepoId repo, CommitSha baseSha, CommitSha head, CancellationToken ct) => inner.CompareCommitsAsync(repo, baseSha, head, ct);
 
     public Task ResetBranchAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) =>
         recorder.TrackAsync(repo, null, "reset-branch", $"{branch} to {sha.Short}", () => inner.ResetBranchAsync(repo, branch, sha, ct));
@@ -98,6 +100,10 @@ public sealed class RecordingGitHub(IGitHub inner, GitHubCallRecorder recorder) 
     public Task<CommitSha> CreateCommitAsync(RepoId repo, string treeSha, IReadOnlyList<CommitSha> parents, string message, CancellationToken ct) =>
         recorder.TrackAsync(repo, null, "create-commit", $"tree {treeSha[..Math.Min(7, treeSha.Length)]} on {string.Join(",", parents.Select(p => p.Short))}",
             () => inner.CreateCommitAsync(repo, treeSha, parents, message, ct), sha => sha.Short);
+
+    public Task<CommitSha> CreateCommitAsync(RepoId repo, string treeSha, IReadOnlyList<CommitSha> parents, string message, GitIdentity? author, GitIdentity? committer, CancellationToken ct) =>
+        recorder.TrackAsync(repo, null, "create-commit", $"tree {treeSha[..Math.Min(7, treeSha.Length)]} on {string.Join(",", parents.Select(p => p.Short))}{(author is null ? "" : $" by {author.Name}")}",
+            () => inner.CreateCommitAsync(repo, treeSha, parents, message, author, committer, ct), sha => sha.Short);
 
     public Task SetStatusAsync(RepoId repo, CommitSha sha, string context, StatusState state, string description, string? targetUrl, CancellationToken ct) =>
         recorder.TrackAsync(repo, null, "set-status", $"{context} {state.ToString().ToLowerInvariant()} on {sha.Short}: {description}",

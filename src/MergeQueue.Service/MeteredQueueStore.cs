@@ -13,6 +13,13 @@ public sealed class MeteredQueueStore(IQueueStore inner) : IQueueStore
     public Task<IReadOnlyList<PullRequest>> GetActivePullRequestsAsync(RepoId? repo, CancellationToken ct) => inner.GetActivePullRequestsAsync(repo, ct);
     public Task<MergeAttempt?> GetAttemptAsync(AttemptId id, CancellationToken ct) => inner.GetAttemptAsync(id, ct);
     public Task<IReadOnlyList<MergeAttempt>> GetActiveAttemptsAsync(RepoId? repo, CancellationToken ct) => inner.GetActiveAttemptsAsync(repo, ct);
+    public Task<PullRequest?> FindLatestPullRequestAsync(RepoId repo, int number, CancellationToken ct) => inner.FindLatestPullRequestAsync(repo, number, ct);
+    public Task<QueueFreeze?> GetFreezeAsync(QueueId queue, CancellationToken ct) => inner.GetFreezeAsync(queue, ct);
+    public Task SetFreezeAsync(QueueFreeze freeze, CancellationToken ct) => inner.SetFreezeAsync(freeze, ct);
+    public Task<bool> ClearFreezeAsync(QueueId queue, CancellationToken ct) => inner.ClearFreezeAsync(queue, ct);
+    public Task<TryBuild?> GetTryAsync(RepoId repo, int number, CancellationToken ct) => inner.GetTryAsync(repo, number, ct);
+    public Task<IReadOnlyList<TryBuild>> GetRunningTriesAsync(RepoId? repo, CancellationToken ct) => inner.GetRunningTriesAsync(repo, ct);
+    public Task SaveTryAsync(TryBuild build, CancellationToken ct) => inner.SaveTryAsync(build, ct);
 
     public async Task SaveAsync(Changes changes, Cause cause, CancellationToken ct)
     {

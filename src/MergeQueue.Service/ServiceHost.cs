@@ -2,6 +2,7 @@ using MergeQueue.Core.Flows;
 using MergeQueue.Core.Ports;
 using MergeQueue.Data;
 using MergeQueue.GitHub;
+using MergeQueue.Service.Dashboard;
 using MergeQueue.Service.Jobs;
 using MergeQueue.Service.Repositories;
 using MergeQueue.Service.Webhooks;
@@ -95,6 +96,7 @@ public static class ServiceHost
         });
         builder.Services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
+        builder.Services.AddDashboard();
 
         var app = builder.Build();
         var settingsFiles = builder.Configuration.Sources.OfType<Microsoft.Extensions.Configuration.Json.JsonConfigurationSource>()
@@ -108,7 +110,7 @@ public static class ServiceHost
         app.MapWebhooks();
         app.MapHealthChecks("/healthz");
         app.MapMetrics("/metrics");
-        app.MapGet("/", () => Results.Text("MergeQueue is running. The dashboard comes in a later step.\n"));
+        app.MapDashboard();
         return app;
     }
 

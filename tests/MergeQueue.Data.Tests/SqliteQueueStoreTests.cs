@@ -52,6 +52,7 @@ public sealed class SqliteQueueStoreTests
             id: 0, new RepoId("AcMe", "WidGets"), number: 42, target: "release/1.x", Sha('a'), state, new AttemptId(7),
             priority: 3, requestedAt: T0, stateChangedAt: T0.AddMinutes(1), queuedAt: T0.AddSeconds(30), requestedBy: "alice",
             title: "Make widgets faster", author: "bob", reason: "why it is here", mergedSha: Sha('m'), version: 0);
+        pr.LandedSha = Sha('l');
 
         await _store.SaveAsync(Save(attempt, pr), Cause.Test(), Ct);
 
@@ -74,6 +75,7 @@ public sealed class SqliteQueueStoreTests
         loaded.Author = null;
         loaded.Reason = null;
         loaded.MergedSha = null;
+        loaded.LandedSha = null;
         await _store.SaveAsync(Save(loaded), Cause.Test(), Ct);
 
         var reloaded = await _store.GetPullRequestAsync(pr.Id, Ct);

@@ -40,7 +40,12 @@ public static class RepoConfigParser
         var config = new RepoConfig();
         foreach (var (keyNode, value) in root.Children)
         {
-            var key = ((YamlScalarNode)keyNode).Value ?? "";
+            // A key that is a list or a mapping is a mistake in the file, not a reason to throw.
+            if (keyNode is not YamlScalarNode { Value: { } key })
+            {
+                errors.Add($"a key must be a plain word, not '{keyNode}'");
+                continue;
+            }
             try
             {
                 config = key switch
@@ -96,7 +101,7 @@ public static class RepoConfigParser
         var t = new Timeouts();
         foreach (var (k, v) in map.Children)
         {
-            var key = ((YamlScalarNode)k).Value ?? "";
+            if (k is not YamlScalarNode { Value: { } key }) throw new ConfigException("a key of 'timeouts' must be a plain word");
             var d = Duration($"timeouts.{key}", v);
             t = key switch
             {

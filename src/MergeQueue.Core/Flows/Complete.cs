@@ -2,6 +2,7 @@ using MergeQueue.Core.Config;
 using MergeQueue.Core.MergeAttempts;
 using MergeQueue.Core.Ports;
 using MergeQueue.Core.PullRequests;
+using Microsoft.Extensions.Logging;
 
 namespace MergeQueue.Core.Flows;
 
@@ -19,7 +20,11 @@ public sealed partial class MergeQueueFlows
         if (moved)
         {
             attempt.Completed(Now);
-            foreach (var pr in members) pr.MarkMerged(staging, Messages.MergedIn(staging), Now);
+            foreach (var pr in members)
+            {
+                if (pr.LandedSha is { } landed) pr.MarkMerged(landed, Messages.MergedAs(landed), Now);
+                else pr.MarkMerged(staging, Messages.MergedIn(staging), Now);
+            }
         }
         else
         {
@@ -30,7 +35,29 @@ public sealed partial class MergeQueueFlows
         await SaveAsync(changes, cause, ct);
         await DeleteAttemptBranchesAsync(attempt, config, ct);
         await ReportAllAsync(members, ct);
+        if (moved) await CloseLandedAsync(members, ct);
         await ConstructAsync(attempt.Queue, cause, ct);
+    }
+
+    /// <summary>
+    /// Squash-type strategies leave the PR head out of the target, so GitHub does not see the PR as
+    /// merged: we close it (CONTRACT §5). Its row is already Merged, so the <c>closed</c> webhook this
+    /// causes finds no active request and changes nothing.
+    /// </summary>
+    private async Task CloseLandedAsync(IEnumerable<PullRequest> members, CancellationToken ct)
+    {
+        foreach (var pr in members.Where(p => p.State == PullRequestState.Merged && p.LandedSha is not null))
+        {
+            try
+            {
+                await github.ClosePullRequestAsync(pr.Repo, pr.Number, ct);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The merge is done and reported; an open PR is cosmetic and closing it again is for a person.
+                logger.LogWarning(e, "Could not close {Repo}#{Number} after merging it as {Sha}", pr.Repo, pr.Number, pr.LandedSha);
+            }
+        }
     }
 
     /// <summary>

@@ -13,7 +13,14 @@ public sealed partial class MergeQueueFlows
         Locked(repo, async () =>
         {
             var pr = await store.FindActivePullRequestAsync(repo, number, ct);
-            if (pr is null || pr.State != PullRequestState.Requested) return;
+            if (pr is null) return;
+            // A queued PR held back at Construct (a label, draft) may be free now: Construct looks again.
+            if (pr.State == PullRequestState.Queued)
+            {
+                await ConstructAsync(new QueueId(repo, pr.Target), cause, ct);
+                return;
+            }
+            if (pr.State != PullRequestState.Requested) return;
             var config = await configs.GetAsync(repo, ct);
             if (config is null) return;
             var info = await github.GetPullRequestAsync(repo, number, ct);
@@ -28,13 +35,17 @@ public sealed partial class MergeQueueFlows
             else
             {
                 var readiness = await EvaluateReadinessAsync(repo, info, config, ct);
-                if (readiness.Ready)
+                if (readiness.Failed)
+                {
+                    pr.Fail(readiness.Short, Now);
+                }
+                else if (readiness.Ready)
                 {
                     pr.Initiate(Now);
                 }
                 else
                 {
-                    var reason = Messages.Requested(readiness.Summary);
+                    var reason = readiness.Short;
                     if (reason == pr.Reason) return;
                     pr.Reason = reason;
                 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using MergeQueue.Core.Approval;
 using MergeQueue.Core.Config;
 using MergeQueue.Core.MergeAttempts;
 using MergeQueue.Core.Ports;
@@ -31,6 +32,8 @@ public sealed partial class MergeQueueFlows(
     ILogger<MergeQueueFlows> logger)
 {
     private readonly ConcurrentDictionary<RepoId, SemaphoreSlim> _locks = new();
+    /// <summary>The repositories whose lock this async flow already holds (flows call flows).</summary>
+    private readonly AsyncLocal<HashSet<RepoId>?> _held = new();
 
     private DateTimeOffset Now => clock.GetUtcNow();
 
@@ -52,8 +55,6 @@ public sealed partial class MergeQueueFlows(
             gate.Release();
         }
     }
-
-    private static readonly AsyncLocal<HashSet<RepoId>?> _held = new();
 
     private Task Locked(RepoId repo, Func<Task> flow, CancellationToken ct) =>
         Locked(repo, async () => { await flow(); return true; }, ct);
@@ -99,6 +100,16 @@ public sealed partial class MergeQueueFlows(
             // The state is saved; a lost status is repaired by the next report, never worth failing the flow.
             logger.LogWarning(e, "Could not post the status of {Repo}#{Number}", pr.Repo, pr.Number);
         }
+        // Only outcomes are worth a comment, and only where the repository asked for comments.
+        if (pr.IsActive || (await configs.GetAsync(pr.Repo, ct))?.Comments != true) return;
+        try
+        {
+            await github.CommentAsync(pr.Repo, pr.Number, Messages.Status(description), ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Could not comment the outcome on {Repo}#{Number}", pr.Repo, pr.Number);
+        }
     }
 
     private async Task ReportAllAsync(IEnumerable<PullRequest> prs, CancellationToken ct)
@@ -113,20 +124,42 @@ public sealed partial class MergeQueueFlows(
         return (prs, attempts);
     }
 
-    /// <summary>Refreshes queued PRs' descriptions with their position (they move as the queue does).</summary>
-    private async Task ReportPositionsAsync(QueueId queue, RepoConfig config, Cause cause, CancellationToken ct)
+    /// <summary>
+    /// Refreshes queued PRs' descriptions (they move as the queue does) with
+    /// <see cref="Readiness.Explain"/>'s short form: position, batch delay, frozen target; PRs
+    /// Construct held back say why instead.
+    /// </summary>
+    private async Task ReportPositionsAsync(QueueId queue, RepoConfig config, Cause cause, CancellationToken ct,
+        QueueFreeze? freeze = null, IReadOnlyDictionary<int, string>? held = null)
     {
         var (prs, _) = await LoadQueueAsync(queue, ct);
-        var ordered = BatchPlanner.Ordered(prs);
-        var oldest = ordered.Count == 0 ? Now : ordered.Min(p => p.QueuedAt ?? p.StateChangedAt);
-        var waiting = Now - oldest < config.BatchDelay;
+        // A PR held back by an earlier Construct stays held (and out of the positions) until a
+        // Construct checks it again and batches it; otherwise its description would flap.
+        held = prs.Where(p => p.State == PullRequestState.Queued && Messages.IsHeld(p.Reason))
+            .ToDictionary(p => p.Number, p => p.Reason!)
+            .Concat(held ?? new Dictionary<int, string>())
+            .GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value);
+        var ordered = BatchPlanner.Ordered(prs).Where(p => !held.ContainsKey(p.Number)).ToArray();
+        var oldest = ordered.Length == 0 ? Now : ordered.Min(p => p.QueuedAt ?? p.StateChangedAt);
+        DateTimeOffset? batchAt = Now - oldest < config.BatchDelay ? oldest + config.BatchDelay : null;
         var changes = new Changes();
-        for (var i = 0; i < ordered.Count; i++)
+        for (var i = 0; i < ordered.Length; i++)
         {
-            var text = waiting ? Messages.QueuedWaitingForBatch(i + 1, ordered.Count) : Messages.Queued(i + 1, ordered.Count);
+            var text = Readiness.Explain(new ReadinessFacts
+            {
+                Config = config,
+                Freeze = freeze,
+                QueuePosition = (i + 1, ordered.Length),
+                BatchStartsAt = batchAt,
+            }).Short;
             if (ordered[i].Reason == text) continue;
             ordered[i].Reason = text;
             changes.PullRequests.Add(ordered[i]);
+        }
+        foreach (var pr in prs.Where(p => p.State == PullRequestState.Queued && held.TryGetValue(p.Number, out var why) && p.Reason != why))
+        {
+            pr.Reason = held[pr.Number];
+            changes.PullRequests.Add(pr);
         }
         if (changes.IsEmpty) return;
         try

@@ -18,6 +18,7 @@ public sealed partial class MergeQueueFlows
     {
         var repos = (await store.GetActivePullRequestsAsync(null, ct)).Select(p => p.Repo)
             .Concat((await store.GetActiveAttemptsAsync(null, ct)).Select(a => a.Repo))
+            .Concat((await store.GetRunningTriesAsync(null, ct)).Select(t => t.Repo))
             .Distinct()
             .ToArray();
         foreach (var repo in repos)
@@ -39,6 +40,7 @@ public sealed partial class MergeQueueFlows
         var config = await configs.GetAsync(repo, ct);
         if (config is null) return;
         await TimeOutAsync(repo, config, cause, ct);
+        await PollTriesAsync(repo, config, ct);
 
         foreach (var pr in (await store.GetActivePullRequestsAsync(repo, ct)).Where(p => p.State == PullRequestState.Requested))
             await InitiateAsync(repo, pr.Number, cause, ct);

@@ -8,7 +8,8 @@ public sealed partial class MergeQueueFlows
 {
     /// <summary>
     /// Request (seed 003): a merge command. A new request is REQUESTED, and QUEUED at once when
-    /// ready; repeating it on a waiting PR changes its priority instead of erroring.
+    /// ready; repeating it on a waiting PR changes its priority instead of erroring. A request
+    /// that breaks a rule only new commits could fix (commit messages, size, author) fails at once.
     /// </summary>
     public Task<FlowResult> RequestAsync(RepoId repo, int number, MergeRequest request, Cause cause, CancellationToken ct) =>
         Locked(repo, async () =>
@@ -30,8 +31,9 @@ public sealed partial class MergeQueueFlows
             pr.Title = info.Title;
             pr.Author = info.Author;
             var readiness = await EvaluateReadinessAsync(repo, info, config, ct);
-            if (readiness.Ready) pr.Initiate(Now);
-            else pr.Reason = Messages.Requested(readiness.Summary);
+            if (readiness.Failed) pr.Fail(readiness.Short, Now);
+            else if (readiness.Ready) pr.Initiate(Now);
+            else pr.Reason = readiness.Short;
 
             await SaveAsync(new Changes { PullRequests = { pr } }, cause, ct);
             if (pr.State == PullRequestState.Queued)
@@ -42,6 +44,18 @@ public sealed partial class MergeQueueFlows
             await ReportAsync(pr, ct);
             return FlowResult.Ok(pr.Reason!);
         }, ct);
+
+    /// <summary>
+    /// <c>retry</c>: a new request with the last request's priority and target (a <c>branch=</c>
+    /// given then still applies), after it failed, timed out or was cancelled. On a PR still in the
+    /// queue it is a repeated request.
+    /// </summary>
+    public async Task<FlowResult> RetryAsync(RepoId repo, int number, string actor, Cause cause, CancellationToken ct)
+    {
+        var last = await store.FindLatestPullRequestAsync(repo, number, ct);
+        var request = last is null ? new MergeRequest(actor) : new MergeRequest(actor, last.Priority, last.Target);
+        return await RequestAsync(repo, number, request, cause, ct);
+    }
 
     private async Task<FlowResult> RepeatRequestAsync(PullRequest existing, Ports.PullRequestInfo info, MergeRequest request, string target, Cause cause, CancellationToken ct)
     {
@@ -62,10 +76,20 @@ public sealed partial class MergeQueueFlows
         return FlowResult.Ok("already requested");
     }
 
+    /// <summary>Reads what readiness needs (only what the config asks for) and explains it.</summary>
     private async Task<ReadinessResult> EvaluateReadinessAsync(RepoId repo, Ports.PullRequestInfo info, Config.RepoConfig config, CancellationToken ct)
     {
         var reviews = config.RequiredApprovals > 0 ? await github.GetReviewsAsync(repo, info.Number, ct) : [];
         var checks = config.PreChecks.Count > 0 ? await github.GetChecksAsync(repo, info.HeadSha, ct) : [];
-        return Readiness.Evaluate(info, reviews, checks, config);
+        var commits = config.CommitMessagePattern is null ? null : await github.GetPullRequestCommitsAsync(repo, info.Number, ct);
+        return Readiness.Evaluate(info, reviews, checks, config, commits);
+    }
+
+    /// <summary>The rules alone (Construct checks them again before a PR enters a batch).</summary>
+    private async Task<ReadinessResult> EvaluateRulesAsync(RepoId repo, Ports.PullRequestInfo info, Config.RepoConfig config, CancellationToken ct)
+    {
+        var commits = config.CommitMessagePattern is null ? null : await github.GetPullRequestCommitsAsync(repo, info.Number, ct);
+        // Approvals and pre-checks are not asked again (seed 003 checks them once, at the requested commit).
+        return Readiness.Explain(new ReadinessFacts { Config = config with { RequiredApprovals = 0, PreChecks = [] }, PullRequest = info, Commits = commits });
     }
 }

@@ -11,7 +11,11 @@ public sealed record PullRequestInfo(
     bool Open,
     bool Merged,
     bool Draft,
-    IReadOnlyList<string> Labels);
+    IReadOnlyList<string> Labels)
+{
+    /// <summary>Lines added plus lines deleted (GitHub's additions + deletions); null when not known.</summary>
+    public int? ChangedLines { get; init; }
+}
 
 public enum ReviewState { Approved, ChangesRequested, Commented, Dismissed }
 
@@ -36,7 +40,22 @@ public abstract record MergeResult
 }
 
 /// <summary>A git commit as read back from GitHub.</summary>
-public sealed record CommitInfo(CommitSha Sha, string TreeSha, IReadOnlyList<CommitSha> Parents, string Message, string AuthorName, string AuthorEmail);
+public sealed record CommitInfo(CommitSha Sha, string TreeSha, IReadOnlyList<CommitSha> Parents, string Message, string AuthorName, string AuthorEmail)
+{
+    /// <summary>When the author wrote it; a replayed commit keeps it (cherry-pick).</summary>
+    public DateTimeOffset? AuthorDate { get; init; }
+
+    public GitIdentity Author => new(AuthorName, AuthorEmail, AuthorDate);
+}
+
+/// <summary>
+/// The commits of a three-dot compare. GitHub lists at most 250; <see cref="Complete"/> is false
+/// when there were more (a replay of an incomplete list would silently drop commits).
+/// </summary>
+public sealed record CommitRange(IReadOnlyList<CommitInfo> Commits, bool Complete);
+
+/// <summary>A git author or committer; no date means "now" to GitHub.</summary>
+public sealed record GitIdentity(string Name, string Email, DateTimeOffset? Date = null);
 
 /// <summary>Status states the queue posts (CONTRACT §5).</summary>
 public enum StatusState { Pending, Success, Failure, Error }
@@ -49,6 +68,8 @@ public enum StatusState { Pending, Success, Failure, Error }
 public interface IGitHub
 {
     Task<PullRequestInfo?> GetPullRequestAsync(RepoId repo, int number, CancellationToken ct);
+    /// <summary>The PR's commits (oldest first) with their messages, for <c>commit_message_pattern</c>.</summary>
+    Task<IReadOnlyList<CommitInfo>> GetPullRequestCommitsAsync(RepoId repo, int number, CancellationToken ct);
     Task<IReadOnlyList<Review>> GetReviewsAsync(RepoId repo, int number, CancellationToken ct);
     /// <summary>Every context on the commit: statuses (latest per context wins) and check runs.</summary>
     Task<IReadOnlyList<Check>> GetChecksAsync(RepoId repo, CommitSha sha, CancellationToken ct);
@@ -69,6 +90,13 @@ public interface IGitHub
     Task<MergeResult> MergeAsync(RepoId repo, string branch, CommitSha head, string message, CancellationToken ct);
     Task<CommitInfo> GetCommitAsync(RepoId repo, CommitSha sha, CancellationToken ct);
     Task<CommitSha> CreateCommitAsync(RepoId repo, string treeSha, IReadOnlyList<CommitSha> parents, string message, CancellationToken ct);
+    /// <summary>Creates a commit with an explicit author (and committer); null ones are the token's user, as above.</summary>
+    Task<CommitSha> CreateCommitAsync(RepoId repo, string treeSha, IReadOnlyList<CommitSha> parents, string message, GitIdentity? author, GitIdentity? committer, CancellationToken ct);
+    /// <summary>
+    /// The commits of <c>base...head</c> (three dots: reachable from head, not from the merge base),
+    /// oldest first, with parents, author and message (GET /compare).
+    /// </summary>
+    Task<CommitRange> CompareCommitsAsync(RepoId repo, CommitSha baseSha, CommitSha head, CancellationToken ct);
 
     Task SetStatusAsync(RepoId repo, CommitSha sha, string context, StatusState state, string description, string? targetUrl, CancellationToken ct);
     Task CommentAsync(RepoId repo, int number, string body, CancellationToken ct);

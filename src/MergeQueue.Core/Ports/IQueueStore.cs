@@ -41,6 +41,30 @@ public sealed class Changes
 /// <summary>Thrown when a row changed since it was read: the caller reloads and runs the flow again.</summary>
 public sealed class ConcurrencyConflictException(string message) : Exception(message);
 
+/// <summary>
+/// A frozen target branch (the <c>freeze</c> command): no new attempt starts on it until
+/// <c>unfreeze</c>; running attempts finish and requests still queue.
+/// </summary>
+public sealed record QueueFreeze(QueueId Queue, string FrozenBy, DateTimeOffset FrozenAt, string? Reason);
+
+/// <summary>Where a <c>try</c> build stands.</summary>
+public enum TryState { Running, Passed, Failed, Replaced }
+
+/// <summary>
+/// The latest <c>try</c> of one pull request: its merge into the target, built on
+/// <c>{prefix}/try/{number}</c> and tested there. One row per PR; a new try replaces it.
+/// </summary>
+public sealed record TryBuild(
+    RepoId Repo,
+    int Number,
+    string Target,
+    CommitSha HeadSha,
+    CommitSha? TrySha,
+    TryState State,
+    string RequestedBy,
+    DateTimeOffset StartedAt,
+    string? Reason);
+
 /// <summary>The queue's durable state (seed 003's two tables, plus history).</summary>
 public interface IQueueStore
 {
@@ -53,4 +77,21 @@ public interface IQueueStore
     Task<IReadOnlyList<MergeAttempt>> GetActiveAttemptsAsync(RepoId? repo, CancellationToken ct);
     /// <summary>Writes the changes and their transitions (as event log rows with the cause) in one transaction.</summary>
     Task SaveAsync(Changes changes, Cause cause, CancellationToken ct);
+
+    /// <summary>The PR's newest request, active or finished (what <c>retry</c> repeats).</summary>
+    Task<PullRequest?> FindLatestPullRequestAsync(RepoId repo, int number, CancellationToken ct);
+
+    /// <summary>The target's freeze, or null when it is open.</summary>
+    Task<QueueFreeze?> GetFreezeAsync(QueueId queue, CancellationToken ct);
+    /// <summary>Freezes the target (replacing an earlier freeze's who, when and why).</summary>
+    Task SetFreezeAsync(QueueFreeze freeze, CancellationToken ct);
+    /// <summary>Opens the target; false when it was not frozen.</summary>
+    Task<bool> ClearFreezeAsync(QueueId queue, CancellationToken ct);
+
+    /// <summary>The PR's latest try build, if it ever had one.</summary>
+    Task<TryBuild?> GetTryAsync(RepoId repo, int number, CancellationToken ct);
+    /// <summary>Running try builds of one repository, or of every repository when null.</summary>
+    Task<IReadOnlyList<TryBuild>> GetRunningTriesAsync(RepoId? repo, CancellationToken ct);
+    /// <summary>Inserts or replaces the PR's try build.</summary>
+    Task SaveTryAsync(TryBuild build, CancellationToken ct);
 }

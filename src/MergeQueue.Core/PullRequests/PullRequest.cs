@@ -117,6 +117,12 @@ public sealed class PullRequest
     public string? Reason { get; set; }
     /// <summary>The target commit it merged as (terminal Merged only).</summary>
     public CommitSha? MergedSha { get; set; }
+    /// <summary>
+    /// The commit that carries it in its attempt's staging history, for strategies that rewrite its
+    /// commits (squash, batch-squash, cherry-pick): Complete reports <c>Merged as</c> it and closes
+    /// the PR. Null for merge and octopus, whose history holds the PR head itself.
+    /// </summary>
+    public CommitSha? LandedSha { get; set; }
     /// <summary>Optimistic concurrency: the store refuses a save whose version is stale.</summary>
     public int Version { get; set; }
 

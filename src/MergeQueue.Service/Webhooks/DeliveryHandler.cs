@@ -39,16 +39,17 @@ public sealed class DeliveryHandler(
             case GitHubEvent.PullRequestChanged pr:
                 return await OnPullRequestAsync(repo, pr, cause, ct);
             case GitHubEvent.ReviewChanged review:
-                await flows.InitiateAsync(repo, review.Number, cause, ct);
-                return $"review {review.Action}";
+                return await OnReviewAsync(repo, review, cause, ct);
             case GitHubEvent.CommentChanged comment:
                 return await OnCommentAsync(repo, comment, delivery, ct);
             case GitHubEvent.StatusChanged status:
                 await flows.TestAsync(repo, status.Sha, cause, ct);
+                await flows.TestTryAsync(repo, status.Sha, cause, ct);
                 await flows.InitiateForCommitAsync(repo, status.Sha, cause, ct);
                 return "checked";
             case GitHubEvent.ChecksChanged checks:
                 await flows.TestAsync(repo, checks.Sha, cause, ct);
+                await flows.TestTryAsync(repo, checks.Sha, cause, ct);
                 await flows.InitiateForCommitAsync(repo, checks.Sha, cause, ct);
                 return "checked";
             case GitHubEvent.Pushed pushed when pushed.Ref.StartsWith("refs/heads/", StringComparison.Ordinal):
@@ -94,6 +95,29 @@ public sealed class DeliveryHandler(
         }
     }
 
+    /// <summary>
+    /// A review may make a waiting request ready (Initiate). With <c>queue_on_approval: true</c>, an
+    /// approving review by someone who may merge (write or admin) is also the merge request.
+    /// </summary>
+    private async Task<string> OnReviewAsync(RepoId repo, GitHubEvent.ReviewChanged review, Cause cause, CancellationToken ct)
+    {
+        var config = await configs.GetAsync(repo, ct);
+        if (config is { QueueOnApproval: true } && review.Action == "submitted"
+            && string.Equals(review.State, "approved", StringComparison.OrdinalIgnoreCase))
+        {
+            var permission = await permissions.GetAsync(repo, review.Reviewer, ct);
+            if (permission >= Permission.Write)
+            {
+                var result = await flows.RequestAsync(repo, review.Number, new MergeRequest(review.Reviewer), Cause.Command(cause.Id, review.Reviewer), ct);
+                logger.LogInformation("Approval by {Reviewer} on {Repo}#{Number} requested the merge: {Accepted} {Message}",
+                    review.Reviewer, repo, review.Number, result.Accepted ? "accepted" : "refused", result.Message);
+                return $"review approved: merge {(result.Accepted ? "accepted" : "refused")} ({result.Message})";
+            }
+        }
+        await flows.InitiateAsync(repo, review.Number, cause, ct);
+        return $"review {review.Action}";
+    }
+
     private async Task<string> OnCommentAsync(RepoId repo, GitHubEvent.CommentChanged comment, WebhookDelivery delivery, CancellationToken ct)
     {
         // Commands run once, when written: an edit or a deletion never runs them again.
@@ -118,6 +142,8 @@ public sealed class DeliveryHandler(
             results.Add($"{command.GetType().Name.ToLowerInvariant()}: {(result.Accepted ? "accepted" : "refused")} ({result.Message})");
         }
         await ReactAsync(repo, comment.CommentId, allAccepted, ct);
+        if ((await configs.GetAsync(repo, ct))?.Comments == true)
+            await ReplyAsync(repo, comment.Number, Messages.CommandReply(comment.Author, results), ct);
         return string.Join("; ", results);
     }
 
@@ -131,10 +157,26 @@ public sealed class DeliveryHandler(
         return command switch
         {
             Command.Merge merge => await flows.RequestAsync(repo, comment.Number, new MergeRequest(comment.Author, merge.Priority, merge.Branch), cause, ct),
-            Command.Retry => await flows.RequestAsync(repo, comment.Number, new MergeRequest(comment.Author), cause, ct),
+            Command.Retry => await flows.RetryAsync(repo, comment.Number, comment.Author, cause, ct),
             Command.Cancel => await flows.CancelAsync(repo, comment.Number, Messages.CancelledByCommand(comment.Author), cause, ct),
-            _ => FlowResult.Refused($"'{command.GetType().Name.ToLowerInvariant()}' is not supported yet"),
+            Command.Try => await flows.TryAsync(repo, comment.Number, comment.Author, cause, ct),
+            Command.Freeze freeze => await flows.FreezeAsync(repo, comment.Number, comment.Author, freeze.Reason, cause, ct),
+            Command.Unfreeze => await flows.UnfreezeAsync(repo, comment.Number, cause, ct),
+            _ => FlowResult.Refused($"'{command.GetType().Name.ToLowerInvariant()}' is not a command"),
         };
+    }
+
+    /// <summary>Only with <c>comments: true</c>: the bot is quiet otherwise (seed 000: commenting is rude).</summary>
+    private async Task ReplyAsync(RepoId repo, int number, string body, CancellationToken ct)
+    {
+        try
+        {
+            await github.CommentAsync(repo, number, body, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Could not comment on {Repo}#{Number}", repo, number);
+        }
     }
 
     private async Task ReactAsync(RepoId repo, long commentId, bool accepted, CancellationToken ct)

@@ -116,9 +116,10 @@ internal static class PullEndpoints
     public static async Task<JsonObject> PullJsonAsync(GitHubEngine engine, RepoHandle repo, SimPullRequest pr, HttpContext ctx)
     {
         var mergeable = await engine.MergeableAsync(repo, pr, ctx.RequestAborted);
+        var stats = await engine.PullStatsAsync(repo, pr, ctx.RequestAborted);
         lock (engine.Sync)
         {
-            var json = engine.Json.PullRequest(repo.Model, pr, mergeable);
+            var json = engine.Json.PullRequest(repo.Model, pr, mergeable, stats);
             // mergeable_state mirrors GitHub's MergeStateStatus for the cases the simulator knows.
             json["mergeable_state"] = pr.State != "open" ? "unknown" : pr.Draft ? "draft" : mergeable == false ? "dirty" : "clean";
             json.TryAdd("merged_by", pr.MergedBy is null ? null : engine.Json.User(pr.MergedBy));

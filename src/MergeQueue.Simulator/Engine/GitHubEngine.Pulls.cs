@@ -73,6 +73,17 @@ public sealed partial class GitHubEngine
         return merge.Clean;
     }
 
+    /// <summary>The size GitHub reports on a single pull request (commits, additions, deletions, changed_files), from git.</summary>
+    public async Task<SimDiffStats> PullStatsAsync(RepoHandle repo, SimPullRequest pr, CancellationToken ct = default)
+    {
+        string head, baseRef, baseSha;
+        lock (Sync) (head, baseRef, baseSha) = (pr.HeadSha, pr.BaseRef, pr.BaseSha);
+        var baseTip = pr.State == "open" ? await repo.Git.GetRefAsync(BranchRef(baseRef), ct) ?? baseSha : baseSha;
+        var commits = await PullCommitsAsync(repo, pr, ct);
+        var (files, additions, deletions) = await repo.Git.DiffStatsAsync(baseTip, head, ct);
+        return new SimDiffStats(commits.Count, additions, deletions, files);
+    }
+
     public async Task<IReadOnlyList<SimCommit>> PullCommitsAsync(RepoHandle repo, SimPullRequest pr, CancellationToken ct = default)
     {
         string head, baseRef, baseSha;

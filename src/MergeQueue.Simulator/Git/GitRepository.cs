@@ -212,6 +212,22 @@ public sealed class GitRepository
         return r.ExitCode == 0 ? r.Text.Trim() : null;
     }
 
+    /// <summary>Files changed and lines added and deleted from the merge base of the two commits to <paramref name="head"/> (git diff --numstat base...head; binary files count no lines).</summary>
+    public async Task<(int Files, int Additions, int Deletions)> DiffStatsAsync(string baseSha, string head, CancellationToken ct = default)
+    {
+        var r = await Run(["diff", "--numstat", $"{baseSha}...{head}"], ct: ct);
+        var (files, additions, deletions) = (0, 0, 0);
+        foreach (var line in r.Text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = line.Split('\t');
+            if (parts.Length < 3) continue;
+            files++;
+            if (int.TryParse(parts[0], out var added)) additions += added;
+            if (int.TryParse(parts[1], out var deleted)) deletions += deleted;
+        }
+        return (files, additions, deletions);
+    }
+
     /// <summary>Commits reachable from <paramref name="head"/> and not from <paramref name="exclude"/>, oldest first (topological).</summary>
     public async Task<IReadOnlyList<string>> RevListAsync(string head, string? exclude, CancellationToken ct = default)
     {

@@ -73,6 +73,8 @@ public class RepoConfigParserTests
     [TestCase("target_branches: [main\nstrategy: merge", "invalid YAML")]
     [TestCase("- just\n- a list", "must be a YAML mapping")]
     [TestCase("comments: maybe", "'comments' must be true or false")]
+    [TestCase("? [a, b]\n: 1", "a key must be a plain word")]
+    [TestCase("timeouts: { [x]: 1h }", "a key of 'timeouts' must be a plain word")]
     public void Parse_InvalidFile_ReportsEveryErrorAndNoConfig(string yaml, string error)
     {
         var result = RepoConfigParser.Parse(yaml);

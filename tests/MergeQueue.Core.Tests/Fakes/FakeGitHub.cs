@@ -13,7 +13,12 @@ namespace MergeQueue.Core.Tests.Fakes;
 /// </summary>
 public sealed class FakeGitHub : IGitHub
 {
-    private sealed record StoredCommit(CommitSha Sha, ImmutableDictionary<string, string> Tree, IReadOnlyList<CommitSha> Parents, string Message);
+    private sealed record StoredCommit(CommitSha Sha, ImmutableDictionary<string, string> Tree, IReadOnlyList<CommitSha> Parents, string Message)
+    {
+        /// <summary>Creation order: compare lists commits oldest first.</summary>
+        public int Sequence { get; init; }
+        public GitIdentity? Author { get; init; }
+    }
 
     private readonly Dictionary<CommitSha, StoredCommit> _commits = [];
     private readonly object _gate = new();
@@ -42,24 +47,27 @@ public sealed class FakeGitHub : IGitHub
         Branches["main"] = CreateCommit(ImmutableDictionary<string, string>.Empty.Add("README", "hello"), [], "initial");
     }
 
-    public CommitSha CreateCommit(ImmutableDictionary<string, string> tree, IReadOnlyList<CommitSha> parents, string message)
+    public CommitSha CreateCommit(ImmutableDictionary<string, string> tree, IReadOnlyList<CommitSha> parents, string message, GitIdentity? author = null)
     {
         lock (_gate)
         {
             var sha = new CommitSha(Convert.ToHexString(SHA1.HashData(Encoding.UTF8.GetBytes($"{++_counter}:{message}"))).ToLowerInvariant());
-            _commits[sha] = new StoredCommit(sha, tree, parents, message);
+            _commits[sha] = new StoredCommit(sha, tree, parents, message) { Sequence = _counter, Author = author };
             return sha;
         }
     }
+
+    public string MessageOf(CommitSha sha) => _commits[sha].Message;
+    public GitIdentity? AuthorOf(CommitSha sha) => _commits[sha].Author;
 
     public ImmutableDictionary<string, string> TreeOf(CommitSha sha) => _commits[sha].Tree;
     public IReadOnlyList<CommitSha> ParentsOf(CommitSha sha) => _commits[sha].Parents;
 
     /// <summary>A new commit on top of <paramref name="parent"/> that sets these files.</summary>
-    public CommitSha Commit(CommitSha parent, IReadOnlyDictionary<string, string> files, string message)
+    public CommitSha Commit(CommitSha parent, IReadOnlyDictionary<string, string> files, string message, GitIdentity? author = null)
     {
         var tree = _commits[parent].Tree.SetItems(files);
-        return CreateCommit(tree, [parent], message);
+        return CreateCommit(tree, [parent], message, author);
     }
 
     public bool IsAncestor(CommitSha ancestor, CommitSha of)
@@ -191,22 +199,61 @@ public sealed class FakeGitHub : IGitHub
 
     public Task<CommitInfo> GetCommitAsync(RepoId repo, CommitSha sha, CancellationToken ct)
     {
-        var c = _commits[sha];
-        return Task.FromResult(new CommitInfo(sha, sha.Value, c.Parents, c.Message, "someone", "someone@example.com"));
+        return Task.FromResult(Info(_commits[sha]));
     }
+
+    // Trees are identified by the sha of a commit that has them: enough for CreateCommit to find the files.
+    private static CommitInfo Info(StoredCommit c) =>
+        new(c.Sha, c.Sha.Value, c.Parents, c.Message, c.Author?.Name ?? "someone", c.Author?.Email ?? "someone@example.com") { AuthorDate = c.Author?.Date };
 
     public Task<CommitSha> CreateCommitAsync(RepoId repo, string treeSha, IReadOnlyList<CommitSha> parents, string message, CancellationToken ct) =>
         Task.FromResult(CreateCommit(_commits[new CommitSha(treeSha)].Tree, parents, message));
+
+    public Task<CommitSha> CreateCommitAsync(RepoId repo, string treeSha, IReadOnlyList<CommitSha> parents, string message, GitIdentity? author, GitIdentity? committer, CancellationToken ct)
+    {
+        Record($"CreateCommit on {string.Join(",", parents.Select(p => p.Short))}");
+        return Task.FromResult(CreateCommit(_commits[new CommitSha(treeSha)].Tree, parents, message, author));
+    }
+
+    public Task<CommitRange> CompareCommitsAsync(RepoId repo, CommitSha baseSha, CommitSha head, CancellationToken ct)
+    {
+        Record($"Compare {baseSha.Short}...{head.Short}");
+        var inBase = Ancestors(MergeBase(baseSha, head)).ToHashSet();
+        var commits = Ancestors(head).Where(c => !inBase.Contains(c)).Select(c => _commits[c]).OrderBy(c => c.Sequence).Select(Info).ToArray();
+        return Task.FromResult(new CommitRange(commits, Complete: true));
+    }
 
     public Task SetStatusAsync(RepoId repo, CommitSha sha, string context, StatusState state, string description, string? targetUrl, CancellationToken ct)
     {
         Record($"SetStatus {sha.Short} {state}");
         description.Length.Should().BeLessThanOrEqualTo(140);
-        Statuses[sha] = (state, description);
+        if (context == "mergequeue-try") TryStatuses[sha] = (state, description);
+        else Statuses[sha] = (state, description);
         return Task.CompletedTask;
     }
 
-    public Task CommentAsync(RepoId repo, int number, string body, CancellationToken ct) => Task.CompletedTask;
+    /// <summary>The latest mergequeue-try status per commit.</summary>
+    public Dictionary<CommitSha, (StatusState State, string Description)> TryStatuses { get; } = [];
+
+    /// <summary>Comments posted, in order: (PR number, body).</summary>
+    public List<(int Number, string Body)> Comments { get; } = [];
+
+    public Task CommentAsync(RepoId repo, int number, string body, CancellationToken ct)
+    {
+        lock (_gate) Comments.Add((number, body));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The PR's own commits: reachable from its head, not from its base branch, oldest first.</summary>
+    public Task<IReadOnlyList<CommitInfo>> GetPullRequestCommitsAsync(RepoId repo, int number, CancellationToken ct)
+    {
+        Record($"GetPullRequestCommits {number}");
+        var pr = PullRequests[number];
+        var inBase = Ancestors(Branches[pr.BaseRef]).ToHashSet();
+        var commits = Ancestors(pr.HeadSha).Where(c => !inBase.Contains(c)).Select(c => _commits[c]).OrderBy(c => c.Sequence)
+            .Select(c => new CommitInfo(c.Sha, c.Sha.Value, c.Parents, c.Message, "someone", "someone@example.com")).ToArray();
+        return Task.FromResult<IReadOnlyList<CommitInfo>>(commits);
+    }
 
     public Task AddReactionAsync(RepoId repo, long commentId, string content, CancellationToken ct)
     {

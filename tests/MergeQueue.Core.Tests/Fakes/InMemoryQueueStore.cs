@@ -100,9 +100,55 @@ public sealed class InMemoryQueueStore : IQueueStore
         return Task.CompletedTask;
     }
 
-    private static PullRequest Copy(PullRequest p) => PullRequest.Restore(
-        p.Id, p.Repo, p.Number, p.Target, p.HeadSha, p.State, p.AttemptId, p.Priority, p.RequestedAt, p.StateChangedAt,
-        p.QueuedAt, p.RequestedBy, p.Title, p.Author, p.Reason, p.MergedSha, p.Version);
+    private readonly Dictionary<QueueId, QueueFreeze> _freezes = [];
+    private readonly Dictionary<(RepoId, int), TryBuild> _tries = [];
+
+    public Task<PullRequest?> FindLatestPullRequestAsync(RepoId repo, int number, CancellationToken ct)
+    {
+        lock (_gate) return Task.FromResult(_prs.Values.Where(p => p.Repo == repo && p.Number == number).OrderBy(p => p.Id).Select(Copy).LastOrDefault());
+    }
+
+    public Task<QueueFreeze?> GetFreezeAsync(QueueId queue, CancellationToken ct)
+    {
+        lock (_gate) return Task.FromResult(_freezes.GetValueOrDefault(queue));
+    }
+
+    public Task SetFreezeAsync(QueueFreeze freeze, CancellationToken ct)
+    {
+        lock (_gate) _freezes[freeze.Queue] = freeze;
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> ClearFreezeAsync(QueueId queue, CancellationToken ct)
+    {
+        lock (_gate) return Task.FromResult(_freezes.Remove(queue));
+    }
+
+    public Task<TryBuild?> GetTryAsync(RepoId repo, int number, CancellationToken ct)
+    {
+        lock (_gate) return Task.FromResult(_tries.GetValueOrDefault((repo, number)));
+    }
+
+    public Task<IReadOnlyList<TryBuild>> GetRunningTriesAsync(RepoId? repo, CancellationToken ct)
+    {
+        lock (_gate)
+            return Task.FromResult<IReadOnlyList<TryBuild>>(_tries.Values.Where(t => t.State == TryState.Running && (repo is null || t.Repo == repo)).OrderBy(t => t.StartedAt).ToArray());
+    }
+
+    public Task SaveTryAsync(TryBuild build, CancellationToken ct)
+    {
+        lock (_gate) _tries[(build.Repo, build.Number)] = build;
+        return Task.CompletedTask;
+    }
+
+    private static PullRequest Copy(PullRequest p)
+    {
+        var copy = PullRequest.Restore(
+            p.Id, p.Repo, p.Number, p.Target, p.HeadSha, p.State, p.AttemptId, p.Priority, p.RequestedAt, p.StateChangedAt,
+            p.QueuedAt, p.RequestedBy, p.Title, p.Author, p.Reason, p.MergedSha, p.Version);
+        copy.LandedSha = p.LandedSha;
+        return copy;
+    }
 
     private static MergeAttempt Copy(MergeAttempt a) => new(a.Id, a.Queue, a.State, a.CreatedAt)
     {

@@ -18,8 +18,26 @@ public sealed class OctokitGitHubTests : SimulatorTest
         var pr = await GitHub.GetPullRequestAsync(Repo, opened.Number, None);
 
         pr.Should().BeEquivalentTo(new PullRequestInfo(opened.Number, "Add new", "alice", new CommitSha(opened.HeadSha), "feature", "main",
-            Open: true, Merged: false, Draft: false, ["priority"]));
+            Open: true, Merged: false, Draft: false, ["priority"])
+        {
+            ChangedLines = 1,
+        });
         (await GitHub.GetPullRequestAsync(Repo, 999, None)).Should().BeNull();
+    }
+
+    [Test]
+    public async Task GetPullRequestCommits_TwoCommits_ListsThemOldestFirstWithTheirMessages()
+    {
+        await Control.CreateUserAsync("alice");
+        var opened = await Control.OpenPullRequestWithFilesAsync(RepoName, "feature", new Dictionary<string, string?> { ["a.txt"] = "1\n2\n" }, "feat: first", author: "alice");
+        var second = await Control.PushToPullRequestAsync(RepoName, opened.Number, new Dictionary<string, string?> { ["a.txt"] = "1\n" }, "fix: second");
+
+        var commits = await GitHub.GetPullRequestCommitsAsync(Repo, opened.Number, None);
+        var pr = await GitHub.GetPullRequestAsync(Repo, opened.Number, None);
+
+        commits.Select(c => (c.Sha.Value, c.Message)).Should().Equal((opened.HeadSha, "feat: first"), (second.Sha, "fix: second"));
+        commits[1].Parents.Should().Equal(new CommitSha(opened.HeadSha));
+        pr!.ChangedLines.Should().Be(1, "one line added in all (git diff --numstat base...head)");
     }
 
     [Test]
