@@ -2,9 +2,11 @@ using MergeQueue.Core.Flows;
 using MergeQueue.Core.Ports;
 using MergeQueue.Data;
 using MergeQueue.GitHub;
+using MergeQueue.Service.Api;
 using MergeQueue.Service.Dashboard;
 using MergeQueue.Service.Jobs;
 using MergeQueue.Service.Repositories;
+using MergeQueue.Service.SignIn;
 using MergeQueue.Service.Webhooks;
 using Microsoft.Extensions.Options;
 using Prometheus;
@@ -78,7 +80,8 @@ public static class ServiceHost
         builder.Services.AddSingleton<GitHubCallRecorder>();
         builder.Services.AddSingleton<IGitHub>(sp => new RecordingGitHub(sp.GetRequiredService<OctokitGitHub>(), sp.GetRequiredService<GitHubCallRecorder>()));
         builder.Services.AddSingleton<RepoConfigCache>();
-        builder.Services.AddSingleton<IRepoConfigs>(sp => sp.GetRequiredService<RepoConfigCache>());
+        // The flows see no config for a repository an admin disabled through the API: nothing starts there.
+        builder.Services.AddSingleton<IRepoConfigs>(sp => sp.GetRequiredService<EnabledRepoConfigs>());
         builder.Services.AddSingleton<PermissionCache>();
         builder.Services.AddSingleton(new FlowOptions { PublicUrl = publicUrl });
         builder.Services.AddSingleton<MergeQueueFlows>();
@@ -97,6 +100,8 @@ public static class ServiceHost
         builder.Services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         builder.Services.AddDashboard();
+        builder.Services.AddApi(options.Api);
+        builder.Services.AddGitHubSignIn(options);
 
         var app = builder.Build();
         var settingsFiles = builder.Configuration.Sources.OfType<Microsoft.Extensions.Configuration.Json.JsonConfigurationSource>()
@@ -110,7 +115,9 @@ public static class ServiceHost
         app.MapWebhooks();
         app.MapHealthChecks("/healthz");
         app.MapMetrics("/metrics");
+        app.UseGitHubSignIn();
         app.MapDashboard();
+        app.UseApi();
         return app;
     }
 

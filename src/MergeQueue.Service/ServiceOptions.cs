@@ -28,6 +28,8 @@ public sealed class ServiceOptions
         public string? PrivateKeyPath { get; set; }
         public string? OAuthClientId { get; set; }
         public string? OAuthClientSecret { get; set; }
+        /// <summary>GitHub's web root for the OAuth pages; empty: derived from ApiUrl (github.com for api.github.com).</summary>
+        public string? WebUrl { get; set; }
     }
 
     public sealed class BotOptions
@@ -43,6 +45,8 @@ public sealed class ServiceOptions
     public sealed class ApiOptions
     {
         public string? AdminKey { get; set; }
+        /// <summary>Requests a minute each API key may make (HTTP 429 with <c>Retry-After</c> beyond).</summary>
+        public int RequestsPerMinute { get; set; } = 120;
     }
 
     public sealed class DashboardOptions

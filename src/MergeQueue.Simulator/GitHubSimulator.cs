@@ -86,6 +86,7 @@ public sealed class GitHubSimulator : IAsyncDisposable
         GitDataEndpoints.Map(app, engine);
         CommitEndpoints.Map(app, engine);
         IssueEndpoints.Map(app, engine);
+        OAuthEndpoints.Map(app, engine);
         ControlEndpoints.Map(app, engine, faults, log);
         app.MapFallback(() => { throw SimulatorError.NotFound(); });
     }

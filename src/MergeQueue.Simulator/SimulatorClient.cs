@@ -73,6 +73,14 @@ public sealed class SimulatorClient : IDisposable
     public Task<UserInfo> CreateUserAsync(string login, string? globalPermission = null, string? token = null, string? type = null, CancellationToken ct = default) =>
         SendAsync<UserInfo>(HttpMethod.Post, "users", new CreateUserRequest(login, type, token, globalPermission), ct);
 
+    /// <summary>Registers an OAuth app for the web flow (/login/oauth/authorize and access_token).</summary>
+    public Task<OAuthAppRequest> RegisterOAuthAppAsync(string clientId, string clientSecret, string callbackUrl, CancellationToken ct = default) =>
+        SendAsync<OAuthAppRequest>(HttpMethod.Post, "oauth/apps", new OAuthAppRequest(clientId, clientSecret, callbackUrl), ct);
+
+    /// <summary>Signs <paramref name="login"/> in at "GitHub" in the browser (null signs out): they approve authorization requests.</summary>
+    public Task SignInBrowserAsync(string? login, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, "oauth/browser-login", new BrowserLoginRequest(login), ct);
+
     /// <summary>Creates "owner/name" with the files on its default branch; the owner is created if needed.</summary>
     public Task<RepositoryInfo> CreateRepositoryAsync(string fullName, IReadOnlyDictionary<string, string>? files = null, string defaultBranch = "main", bool isPrivate = false, CancellationToken ct = default)
     {

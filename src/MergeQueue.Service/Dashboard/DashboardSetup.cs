@@ -21,6 +21,7 @@ public static class DashboardSetup
     {
         services.AddSingleton(sp => new DashboardQueries(sp.GetRequiredService<SqliteDatabase>()));
         services.AddSingleton<DashboardReader>();
+        services.AddSingleton<DashboardActions>();
         // Razor would write every non-ASCII character (→, names) as an entity: keep the HTML readable.
         services.Configure<Microsoft.Extensions.WebEncoders.WebEncoderOptions>(o =>
             o.TextEncoderSettings = new System.Text.Encodings.Web.TextEncoderSettings(System.Text.Unicode.UnicodeRanges.All));
@@ -54,8 +55,8 @@ public static class DashboardSetup
     }
 
     /// <summary>
-    /// With <c>Dashboard:Public=false</c> every page needs a signed-in user: a challenge when a
-    /// sign-in scheme is registered (step 7 adds GitHub sign-in), 401 until then.
+    /// With <c>Dashboard:Public=false</c> every page needs a signed-in user: a redirect to /signin when
+    /// GitHub sign-in is configured, 401 otherwise.
     /// </summary>
     private sealed class DashboardAccessFilter : IAsyncPageFilter
     {

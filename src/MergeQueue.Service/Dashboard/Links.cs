@@ -24,6 +24,7 @@ public static class Links
         "command" => $"command by {cause.Actor} (delivery {cause.Id})",
         "poll" => $"poll {cause.Id}",
         "api" => $"API call by {cause.Actor}",
+        "dashboard" => $"dashboard action by {cause.Actor}",
         _ => cause.Id is null ? cause.Kind : $"{cause.Kind} {cause.Id}",
     };
 }

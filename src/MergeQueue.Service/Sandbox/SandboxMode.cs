@@ -42,6 +42,12 @@ public sealed class SandboxMode : IAsyncDisposable
         return 0;
     }
 
+    /// <summary>The OAuth app the sandbox registers at its simulator for dashboard sign-in.</summary>
+    public const string SignInClientId = "mergequeue-sandbox";
+
+    /// <summary>Who is signed in at the simulated GitHub: "Sign in with GitHub" makes them an admin of the dashboard.</summary>
+    public const string SignInLogin = "alice";
+
     /// <summary>Starts the simulator and the service, wired together; <paramref name="args"/> may override settings (e.g. <c>--Urls=http://127.0.0.1:0</c>).</summary>
     public static async Task<SandboxMode> StartAsync(string[] args, CancellationToken ct)
     {
@@ -61,12 +67,19 @@ public sealed class SandboxMode : IAsyncDisposable
             ["MergeQueue:GitHub:Retry:BaseDelay"] = "00:00:00.200",
             ["MergeQueue:Poller:Interval"] = "00:00:05",
             ["MergeQueue:Logging:Format"] = "text",
+            // "Sign in with GitHub" through the simulator: alice is signed in there and is an admin here.
+            ["MergeQueue:GitHub:OAuthClientId"] = SignInClientId,
+            ["MergeQueue:GitHub:OAuthClientSecret"] = secret,
         });
         await service.MigrateAsync();
         await service.StartAsync(ct);
         var address = service.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var serviceUrl = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
         await simulator.Control.RegisterHookAsync(new Uri(serviceUrl, "webhooks/github").ToString(), secret, ct: ct);
+        await simulator.Control.RegisterOAuthAppAsync(SignInClientId, secret, new Uri(serviceUrl, "signin/callback").ToString(), ct);
+        await simulator.Control.CreateUserAsync(SignInLogin, ct: ct);
+        await simulator.Control.SignInBrowserAsync(SignInLogin, ct);
+        await service.Services.GetRequiredService<MergeQueue.Data.ApiKeyStore>().CreateUserAsync(SignInLogin, MergeQueue.Data.ApiRoles.Admin, [], ct);
         return new SandboxMode(simulator, service, serviceUrl, dataDir);
     }
 

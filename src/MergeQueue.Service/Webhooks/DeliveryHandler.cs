@@ -14,6 +14,7 @@ public sealed class DeliveryHandler(
     RepoConfigCache configs,
     IGitHub github,
     PermissionCache permissions,
+    Api.RepoSwitches switches,
     IOptions<ServiceOptions> options,
     ILogger<DeliveryHandler> logger)
 {
@@ -32,6 +33,8 @@ public sealed class DeliveryHandler(
         if (ev is GitHubEvent.Pushed push && push.Ref == $"refs/heads/{push.DefaultBranch}"
             && (push.ChangedFiles.Count == 0 || push.ChangedFiles.Contains(Core.Config.RepoConfigParser.Path)))
             await configs.ReloadAsync(repo, push.After, ct);
+        // A repository disabled through the API: its deliveries change nothing (its config still follows pushes).
+        if (!await switches.IsEnabledAsync(repo, ct)) return "ignored: repository disabled";
         if (await configs.GetAsync(repo, ct) is null) return "ignored: repository not managed";
 
         switch (ev)

@@ -19,7 +19,8 @@ public sealed class ApiMiddleware(RequestDelegate next, GitHubEngine engine, Api
     public async Task InvokeAsync(HttpContext ctx)
     {
         var path = ctx.Request.Path.Value ?? "/";
-        if (path.StartsWith("/_sim", StringComparison.Ordinal))
+        // The OAuth web flow is GitHub's web site, not its API: no token, no rate limit, no API log.
+        if (path.StartsWith("/_sim", StringComparison.Ordinal) || path.StartsWith("/login/oauth/", StringComparison.Ordinal))
         {
             await GuardAsync(ctx, () => next(ctx));
             return;

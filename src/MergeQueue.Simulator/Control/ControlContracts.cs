@@ -9,6 +9,12 @@ public sealed record CreateUserRequest(string Login, string? Type = null, string
 
 public sealed record UserInfo(long Id, string Login, string Type, string Token);
 
+/// <summary>An OAuth app: its credentials and the callback URL the browser is sent back to.</summary>
+public sealed record OAuthAppRequest(string ClientId, string ClientSecret, string CallbackUrl);
+
+/// <summary>Who is signed in at GitHub in the browser and approves authorization requests (null: nobody).</summary>
+public sealed record BrowserLoginRequest(string? Login);
+
 /// <summary>Creates a repository whose default branch holds <paramref name="Files"/> (path → content) in one commit.</summary>
 public sealed record CreateRepositoryRequest(
     string Owner,

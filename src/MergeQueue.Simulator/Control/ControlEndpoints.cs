@@ -22,6 +22,18 @@ internal static class ControlEndpoints
             return Results.Ok(new UserInfo(u.Id, u.Login, u.Type, u.Token!));
         });
 
+        sim.MapPost("/oauth/apps", (OAuthAppRequest request) =>
+        {
+            var created = engine.RegisterOAuthApp(new SimOAuthApp(request.ClientId, request.ClientSecret, request.CallbackUrl));
+            return Results.Ok(new OAuthAppRequest(created.ClientId, created.ClientSecret, created.CallbackUrl));
+        });
+
+        sim.MapPost("/oauth/browser-login", (BrowserLoginRequest request) =>
+        {
+            engine.BrowserLogin = request.Login;
+            return Results.Ok(new BrowserLoginRequest(engine.BrowserLogin));
+        });
+
         sim.MapPost("/repos", async (CreateRepositoryRequest request, CancellationToken ct) =>
         {
             var r = await engine.CreateRepositoryAsync(request, ct);
