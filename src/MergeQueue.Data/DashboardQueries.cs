@@ -68,13 +68,6 @@ public sealed class DashboardQueries(SqliteDatabase database)
         staging_sha AS StagingSha, parent_id AS ParentId, created_at AS CreatedAt, timestamp AS Timestamp, reason AS Reason
         """;
 
-    private const string EventColumns =
-        """
-        id AS Id, at AS At, owner AS Owner, repo AS Repo, pr_number AS PrNumber, attempt_id AS AttemptId, kind AS Kind,
-        entity AS Entity, from_state AS FromState, to_state AS ToState, trigger AS Trigger, reason AS Reason,
-        cause_kind AS CauseKind, cause_id AS CauseId, actor AS Actor
-        """;
-
     /// <summary>Every repository the tables mention, by name.</summary>
     public async Task<IReadOnlyList<RepoId>> RepositoriesAsync(CancellationToken ct = default)
     {
@@ -171,7 +164,7 @@ public sealed class DashboardQueries(SqliteDatabase database)
         if (filter.From is not null) where.Add("at >= @From");
         if (filter.To is not null) where.Add("at < @To");
         if (filter.Before is not null) where.Add("id < @Before");
-        var sql = $"SELECT {EventColumns} FROM event_log {(where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where))} ORDER BY id DESC LIMIT @Limit";
+        var sql = $"SELECT {EventLogReader.Columns} FROM event_log {(where.Count == 0 ? "" : "WHERE " + string.Join(" AND ", where))} ORDER BY id DESC LIMIT @Limit";
         return await QueryEventsAsync(sql, new
         {
             filter.Repo?.Owner,
@@ -194,7 +187,7 @@ public sealed class DashboardQueries(SqliteDatabase database)
     /// transitions carry cause kind "command" and its GitHub calls "delivery", both with the delivery's id.
     /// </summary>
     public Task<IReadOnlyList<EventLogRecord>> CausedByAsync(string causeId, CancellationToken ct = default) =>
-        QueryEventsAsync($"SELECT {EventColumns} FROM event_log WHERE cause_id = @Id ORDER BY id", new { Id = causeId }, ct);
+        QueryEventsAsync($"SELECT {EventLogReader.Columns} FROM event_log WHERE cause_id = @Id ORDER BY id", new { Id = causeId }, ct);
 
     /// <summary>The latest deliveries, newest first, optionally of one repository.</summary>
     public async Task<IReadOnlyList<WebhookDelivery>> RecentDeliveriesAsync(RepoId? repo, int limit, CancellationToken ct = default)
@@ -292,14 +285,8 @@ public sealed class DashboardQueries(SqliteDatabase database)
             ToTime(r.CreatedAt)!.Value, ToTime(r.Timestamp)!.Value, r.Reason)).ToList();
     }
 
-    private async Task<IReadOnlyList<EventLogRecord>> QueryEventsAsync(string sql, object parameters, CancellationToken ct)
-    {
-        await using var connection = await database.OpenAsync(ct);
-        var rows = await connection.QueryAsync<EventRow>(new CommandDefinition(sql, parameters, cancellationToken: ct));
-        return rows.Select(r => new EventLogRecord(r.Id, ToTime(r.At)!.Value, new RepoId(r.Owner, r.Repo), (int?)r.PrNumber,
-            r.AttemptId is { } a ? new AttemptId(a) : null, r.Kind, r.Entity, r.FromState, r.ToState, r.Trigger, r.Reason,
-            new Cause(r.CauseKind, r.CauseId, r.Actor))).ToList();
-    }
+    private Task<IReadOnlyList<EventLogRecord>> QueryEventsAsync(string sql, object parameters, CancellationToken ct) =>
+        EventLogReader.QueryAsync(database, sql, parameters, ct);
 
     private sealed class PrRow
     {
@@ -335,25 +322,6 @@ public sealed class DashboardQueries(SqliteDatabase database)
         public long CreatedAt { get; set; }
         public long Timestamp { get; set; }
         public string? Reason { get; set; }
-    }
-
-    private sealed class EventRow
-    {
-        public long Id { get; set; }
-        public long At { get; set; }
-        public string Owner { get; set; } = "";
-        public string Repo { get; set; } = "";
-        public long? PrNumber { get; set; }
-        public long? AttemptId { get; set; }
-        public string Kind { get; set; } = "";
-        public string? Entity { get; set; }
-        public string? FromState { get; set; }
-        public string? ToState { get; set; }
-        public string? Trigger { get; set; }
-        public string? Reason { get; set; }
-        public string CauseKind { get; set; } = "";
-        public string? CauseId { get; set; }
-        public string? Actor { get; set; }
     }
 
     private sealed class DeliveryRow

@@ -24,13 +24,15 @@ public sealed record EventLogRecord(
 /// <summary>Read side of the event log, for the dashboard and for tests: every query returns rows in the order they were written.</summary>
 public sealed class EventLogReader(SqliteDatabase database)
 {
-    private const string Select =
+    /// <summary>The event_log columns under the names <see cref="QueryAsync(SqliteDatabase, string, object, CancellationToken)"/> reads.</summary>
+    internal const string Columns =
         """
-        SELECT id AS Id, at AS At, owner AS Owner, repo AS Repo, pr_number AS PrNumber, attempt_id AS AttemptId, kind AS Kind,
-            entity AS Entity, from_state AS FromState, to_state AS ToState, trigger AS Trigger, reason AS Reason,
-            cause_kind AS CauseKind, cause_id AS CauseId, actor AS Actor
-        FROM event_log
+        id AS Id, at AS At, owner AS Owner, repo AS Repo, pr_number AS PrNumber, attempt_id AS AttemptId, kind AS Kind,
+        entity AS Entity, from_state AS FromState, to_state AS ToState, trigger AS Trigger, reason AS Reason,
+        cause_kind AS CauseKind, cause_id AS CauseId, actor AS Actor
         """;
+
+    private const string Select = $"SELECT {Columns} FROM event_log";
 
     /// <summary>Everything logged about one pull request, across all of its requests.</summary>
     public Task<IReadOnlyList<EventLogRecord>> ForPullRequestAsync(RepoId repo, int number, CancellationToken ct = default) =>
@@ -55,7 +57,11 @@ public sealed class EventLogReader(SqliteDatabase database)
                 new { repo.Value.Owner, Repo = repo.Value.Name, Limit = limit }, ct);
     }
 
-    private async Task<IReadOnlyList<EventLogRecord>> QueryAsync(string sql, object parameters, CancellationToken ct)
+    private Task<IReadOnlyList<EventLogRecord>> QueryAsync(string sql, object parameters, CancellationToken ct) =>
+        QueryAsync(database, sql, parameters, ct);
+
+    /// <summary>Runs a query selecting <see cref="Columns"/> and maps its rows; the dashboard's queries share it.</summary>
+    internal static async Task<IReadOnlyList<EventLogRecord>> QueryAsync(SqliteDatabase database, string sql, object parameters, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
         var rows = await connection.QueryAsync<Row>(new CommandDefinition(sql, parameters, cancellationToken: ct));
