@@ -14,7 +14,8 @@ public sealed class MergeAttempt
 {
     private enum Trigger { Construct, Rebuild, Built, ChecksPassed, ChecksFailed, BatchChanged, Completed, TargetMoved, Empty, TimeOut }
 
-    private readonly StateMachine<MergeAttemptState, Trigger> _machine;
+    /// <summary>Built on the first transition: rows that are only read never pay for it.</summary>
+    private StateMachine<MergeAttemptState, Trigger>? _fsm;
     private readonly List<Transition> _transitions = [];
     private DateTimeOffset _now;
 
@@ -25,13 +26,22 @@ public sealed class MergeAttempt
         State = state;
         CreatedAt = now;
         StateChangedAt = now;
-        _machine = new StateMachine<MergeAttemptState, Trigger>(() => State, s => State = s);
-        Configure(_machine);
-        _machine.OnTransitioned(t =>
+    }
+
+    private StateMachine<MergeAttemptState, Trigger> Machine
+    {
+        get
         {
-            if (t.Source != t.Destination || t.Trigger == Trigger.Rebuild) StateChangedAt = _now;
-        });
-        _machine.OnUnhandledTrigger((s, t) => throw new InvalidTransitionException($"attempt {Id}", s.ToString(), t.ToString()));
+            if (_fsm is not null) return _fsm;
+            _fsm = new StateMachine<MergeAttemptState, Trigger>(() => State, s => State = s);
+            Configure(_fsm);
+            _fsm.OnTransitioned(t =>
+            {
+                if (t.Source != t.Destination || t.Trigger == Trigger.Rebuild) StateChangedAt = _now;
+            });
+            _fsm.OnUnhandledTrigger((s, t) => throw new InvalidTransitionException($"attempt {Id}", s.ToString(), t.ToString()));
+            return _fsm;
+        }
     }
 
     /// <summary>A new attempt, its creation logged as a transition from None.</summary>
@@ -122,7 +132,7 @@ public sealed class MergeAttempt
     {
         var from = State;
         _now = now;
-        _machine.Fire(trigger);
+        Machine.Fire(trigger);
         Reason = reason;
         _transitions.Add(new Transition(from.ToString(), State.ToString(), trigger.ToString(), reason));
     }

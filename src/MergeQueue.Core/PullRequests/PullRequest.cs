@@ -15,9 +15,9 @@ public sealed class PullRequest
 {
     private enum Trigger { Initiate, Batch, Split, Requeue, Merged, Fail, Cancel, TimeOut, Reprioritize }
 
-    private readonly StateMachine<PullRequestState, Trigger> _machine;
-    private readonly StateMachine<PullRequestState, Trigger>.TriggerWithParameters<AttemptId> _batch;
-    private readonly StateMachine<PullRequestState, Trigger>.TriggerWithParameters<AttemptId> _split;
+    /// <summary>The state machine, built on the first transition: rows that are only read (most are) never pay for it.</summary>
+    private (StateMachine<PullRequestState, Trigger> Machine, StateMachine<PullRequestState, Trigger>.TriggerWithParameters<AttemptId> Batch,
+        StateMachine<PullRequestState, Trigger>.TriggerWithParameters<AttemptId> Split)? _fsm;
     private readonly List<Transition> _transitions = [];
 
     public PullRequest(RepoId repo, int number, string target, CommitSha headSha, PullRequestState state, DateTimeOffset now)
@@ -29,12 +29,22 @@ public sealed class PullRequest
         State = state;
         RequestedAt = now;
         StateChangedAt = now;
+    }
 
-        _machine = new StateMachine<PullRequestState, Trigger>(() => State, s => State = s);
-        _batch = _machine.SetTriggerParameters<AttemptId>(Trigger.Batch);
-        _split = _machine.SetTriggerParameters<AttemptId>(Trigger.Split);
-        Configure(_machine, _batch, _split, this);
-        _machine.OnUnhandledTrigger((s, t) => throw new InvalidTransitionException($"PR #{Number}", s.ToString(), t.ToString()));
+    private (StateMachine<PullRequestState, Trigger> Machine, StateMachine<PullRequestState, Trigger>.TriggerWithParameters<AttemptId> Batch,
+        StateMachine<PullRequestState, Trigger>.TriggerWithParameters<AttemptId> Split) Fsm
+    {
+        get
+        {
+            if (_fsm is { } built) return built;
+            var machine = new StateMachine<PullRequestState, Trigger>(() => State, s => State = s);
+            var batch = machine.SetTriggerParameters<AttemptId>(Trigger.Batch);
+            var split = machine.SetTriggerParameters<AttemptId>(Trigger.Split);
+            Configure(machine, batch, split, this);
+            machine.OnUnhandledTrigger((s, t) => throw new InvalidTransitionException($"PR #{Number}", s.ToString(), t.ToString()));
+            _fsm = (machine, batch, split);
+            return _fsm.Value;
+        }
     }
 
     private static void Configure(
@@ -136,26 +146,26 @@ public sealed class PullRequest
 
     public void Initiate(DateTimeOffset now)
     {
-        Fire(now, Trigger.Initiate, null, () => _machine.Fire(Trigger.Initiate));
+        Fire(now, Trigger.Initiate, null, () => Fsm.Machine.Fire(Trigger.Initiate));
         QueuedAt ??= now;
     }
 
-    public void Batch(AttemptId attempt, DateTimeOffset now) => Fire(now, Trigger.Batch, $"attempt {attempt}", () => _machine.Fire(_batch, attempt));
-    public void Split(AttemptId attempt, string reason, DateTimeOffset now) => Fire(now, Trigger.Split, reason, () => _machine.Fire(_split, attempt));
-    public void Requeue(string reason, DateTimeOffset now) => Fire(now, Trigger.Requeue, reason, () => _machine.Fire(Trigger.Requeue));
+    public void Batch(AttemptId attempt, DateTimeOffset now) => Fire(now, Trigger.Batch, $"attempt {attempt}", () => Fsm.Machine.Fire(Fsm.Batch, attempt));
+    public void Split(AttemptId attempt, string reason, DateTimeOffset now) => Fire(now, Trigger.Split, reason, () => Fsm.Machine.Fire(Fsm.Split, attempt));
+    public void Requeue(string reason, DateTimeOffset now) => Fire(now, Trigger.Requeue, reason, () => Fsm.Machine.Fire(Trigger.Requeue));
     public void MarkMerged(CommitSha mergedSha, string reason, DateTimeOffset now)
     {
-        Fire(now, Trigger.Merged, reason, () => _machine.Fire(Trigger.Merged));
+        Fire(now, Trigger.Merged, reason, () => Fsm.Machine.Fire(Trigger.Merged));
         MergedSha = mergedSha;
     }
 
-    public void Fail(string reason, DateTimeOffset now) => Fire(now, Trigger.Fail, reason, () => _machine.Fire(Trigger.Fail));
-    public void Cancel(string reason, DateTimeOffset now) => Fire(now, Trigger.Cancel, reason, () => _machine.Fire(Trigger.Cancel));
-    public void TimeOut(string reason, DateTimeOffset now) => Fire(now, Trigger.TimeOut, reason, () => _machine.Fire(Trigger.TimeOut));
+    public void Fail(string reason, DateTimeOffset now) => Fire(now, Trigger.Fail, reason, () => Fsm.Machine.Fire(Trigger.Fail));
+    public void Cancel(string reason, DateTimeOffset now) => Fire(now, Trigger.Cancel, reason, () => Fsm.Machine.Fire(Trigger.Cancel));
+    public void TimeOut(string reason, DateTimeOffset now) => Fire(now, Trigger.TimeOut, reason, () => Fsm.Machine.Fire(Trigger.TimeOut));
 
     /// <summary>Repeating <c>merge p=N</c> changes the priority instead of erroring (a departure from the seed).</summary>
     public void Reprioritize(int priority, DateTimeOffset now) =>
-        Fire(now, Trigger.Reprioritize, $"priority {Priority} → {priority}", () => { _machine.Fire(Trigger.Reprioritize); Priority = priority; });
+        Fire(now, Trigger.Reprioritize, $"priority {Priority} → {priority}", () => { Fsm.Machine.Fire(Trigger.Reprioritize); Priority = priority; });
 
     /// <summary>A new request (seed 003's Request), REQUESTED, its creation logged as a transition from None.</summary>
     public static PullRequest Create(RepoId repo, int number, string target, CommitSha headSha, int priority, DateTimeOffset now)
@@ -186,7 +196,7 @@ public sealed class PullRequest
             Version = version,
         };
 
-    public bool CanFire(string trigger) => Enum.TryParse<Trigger>(trigger, out var t) && _machine.CanFire(t);
+    public bool CanFire(string trigger) => Enum.TryParse<Trigger>(trigger, out var t) && Fsm.Machine.CanFire(t);
 
     private void Fire(DateTimeOffset now, Trigger trigger, string? reason, Action fire)
     {

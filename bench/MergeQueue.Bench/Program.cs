@@ -1,0 +1,20 @@
+using MergeQueue.Bench.Intake;
+using MergeQueue.Bench.Queue;
+
+// Benchmarks, run on demand (never by the test command); docs/benchmarks.md shows the commands and results.
+return args.FirstOrDefault() switch
+{
+    "queue" => await QueueBenchmark.MainAsync(args[1..]),
+    "intake" => await IntakeBenchmark.MainAsync(args[1..]),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("""
+        usage: dotnet run -c Release --project bench/MergeQueue.Bench -- queue [options]
+               dotnet run -c Release --project bench/MergeQueue.Bench -- intake [options]
+        see docs/benchmarks.md
+        """);
+    return 2;
+}
