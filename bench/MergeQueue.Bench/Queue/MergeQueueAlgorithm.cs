@@ -26,7 +26,7 @@ public sealed class MergeQueueAlgorithm : QueueAlgorithm
         _github = new BenchGitHub(run, config);
         _flows = new MergeQueueFlows(_github, new InMemoryQueueStore(), new FixedConfig(config), run.Sim.Clock, new FlowOptions(), NullLogger<MergeQueueFlows>.Instance);
         // GitHub's deliveries, handled as the service's DeliveryHandler does.
-        _github.CiFinished = async sha =>
+        _github.ChecksChanged = async sha =>
         {
             var cause = NextDelivery();
             await _flows.TestAsync(BenchGitHub.Repo, sha, cause, default);
