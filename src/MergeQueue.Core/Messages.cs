@@ -36,9 +36,7 @@ public static class Messages
     // Freeze
     public static string Frozen(string target, string by, string? reason) =>
         string.IsNullOrWhiteSpace(reason) ? $"{target} is frozen by {by}" : $"{target} is frozen by {by}: {reason}";
-    public const string HeldPrefix = "Queued, held back: ";
-    public static string Held(string why) => Status(HeldPrefix + why);
-    public static bool IsHeld(string? reason) => reason?.StartsWith(HeldPrefix, StringComparison.Ordinal) == true;
+    public static string Held(string why) => Status("Queued, held back: " + why);
     public static string RefusedNotFrozen(string target) => $"{target} is not frozen";
 
     // Try builds (status context mergequeue-try)
@@ -57,14 +55,25 @@ public static class Messages
     // Queue
     public static string Queued(int position, int length) => $"Queued: position {position} of {length}";
     public static string QueuedWaitingForBatch(int position, int length) => $"Queued: position {position} of {length}, waiting for the batch delay";
-    public static string Testing(AttemptId attempt, int size) => size == 1
-        ? $"Testing in attempt {attempt}"
-        : $"Testing in attempt {attempt} with {size - 1} other PR{(size == 2 ? "" : "s")}";
+    public static string Testing(AttemptId attempt, int size, int place) =>
+        $"Testing in attempt {attempt}, {Ordinal(place)} in line" + (size == 1 ? "" : $", with {size - 1} other PR{(size == 2 ? "" : "s")}");
+    public static string TestingAgain(AttemptId attempt, int retry, string why) => Status($"Testing in attempt {attempt} again (flake retry {retry}: {why})");
+    public static string FlakeRetry(string checks, string? description) => Status($"{checks} failed like a flake ({description}): rebuilt on the same tree");
     public static string Constructing(AttemptId attempt) => $"Building attempt {attempt}";
     public static string SplitConflict(AttemptId from) => $"Merge conflict with another PR of attempt {from}: will be retried alone";
     public static string SplitBisect(AttemptId from) => $"Attempt {from} failed: bisecting to find the culprit";
     public static string SplitBatchChanged(int number) => $"PR #{number} left the batch: rebuilding";
     public static string RequeuedTargetMoved(string target) => $"{target} moved during testing: re-queued";
+    public static string AbandonedAheadFailed(AttemptId ahead) => $"Attempt {ahead} ahead failed: re-queued";
+    public static string AbandonedAheadLeft(AttemptId ahead) => $"Attempt {ahead} ahead left the line: re-queued";
+    public static string LandedWith(AttemptId attempt) => $"landed with attempt {attempt}, which passed and holds it";
+    public const string NoPullRequestsLeft = "no pull requests left";
+    public const string EveryPullRequestConflicted = "every pull request conflicted";
+    public const string RebuildingAfterCrash = "found constructing: rebuilding";
+    public static string QueuedFor(string target) => $"queued for {target}";
+    public static string PrioritySet(int priority) => $"priority set to {priority}";
+    public const string AlreadyRequested = "already requested";
+    public static string RefusedQueuedElsewhere(string queuedFor, string wanted) => $"already queued for {queuedFor}; cancel it first to merge into {wanted}";
 
     // Outcomes
     public static string MergedIn(CommitSha sha) => $"Merged in {sha.Value}";
@@ -138,6 +147,8 @@ public static class Messages
         var all = numbers.Select(n => $"#{n}").ToArray();
         return all.Length <= 1 ? string.Concat(all) : $"{string.Join(", ", all[..^1])} and {all[^1]}";
     }
+
+    public static string Ordinal(int n) => n + (n % 100 is 11 or 12 or 13 ? "th" : (n % 10) switch { 1 => "st", 2 => "nd", 3 => "rd", _ => "th" });
 
     public static string Duration(TimeSpan d) =>
         d.TotalDays >= 1 && d.TotalDays == Math.Floor(d.TotalDays) ? $"{d.TotalDays:0}d"

@@ -114,7 +114,7 @@ public sealed class DashboardQueries(SqliteDatabase database)
     /// <summary>Active attempts of a repository (or all), oldest first.</summary>
     public Task<IReadOnlyList<AttemptRecord>> ActiveAttemptsAsync(RepoId? repo, CancellationToken ct = default) =>
         QueryAttemptsAsync(
-            $"SELECT {AttemptColumns} FROM merge_attempt WHERE state IN ('Constructing', 'Testing', 'Success', 'Split') {(repo is null ? "" : "AND owner = @Owner AND repo = @Repo")} ORDER BY id",
+            $"SELECT {AttemptColumns} FROM merge_attempt WHERE state IN ('Constructing', 'Testing', 'Success', 'Red', 'Split') {(repo is null ? "" : "AND owner = @Owner AND repo = @Repo")} ORDER BY id",
             new { repo?.Owner, Repo = repo?.Name }, ct);
 
     /// <summary>The latest attempts of a repository, newest first.</summary>

@@ -20,21 +20,21 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
     internal static readonly string[] ActivePullRequestStates =
         [nameof(PullRequestState.Requested), nameof(PullRequestState.Queued), nameof(PullRequestState.Merging), nameof(PullRequestState.Split)];
     internal static readonly string[] ActiveAttemptStates =
-        [nameof(MergeAttemptState.Constructing), nameof(MergeAttemptState.Testing), nameof(MergeAttemptState.Success), nameof(MergeAttemptState.Split)];
+        [nameof(MergeAttemptState.Constructing), nameof(MergeAttemptState.Testing), nameof(MergeAttemptState.Success), nameof(MergeAttemptState.Red), nameof(MergeAttemptState.Split)];
 
     private const string PullRequestColumns =
         """
         id AS Id, owner AS Owner, repo AS Repo, number AS Number, target_branch AS TargetBranch,
         commit_hash AS CommitHash, state AS State, merge_attempt AS MergeAttempt, priority AS Priority,
         requested_at AS RequestedAt, timestamp AS Timestamp, queued_at AS QueuedAt, requested_by AS RequestedBy,
-        title AS Title, author AS Author, reason AS Reason, merged_sha AS MergedSha, landed_sha AS LandedSha, version AS Version
+        title AS Title, author AS Author, reason AS Reason, merged_sha AS MergedSha, landed_sha AS LandedSha, held AS Held, version AS Version
         """;
 
     private const string AttemptColumns =
         """
         id AS Id, owner AS Owner, repo AS Repo, target_branch AS TargetBranch, state AS State, base_sha AS BaseSha,
-        staging_sha AS StagingSha, parent_id AS ParentId, created_at AS CreatedAt, timestamp AS Timestamp,
-        reason AS Reason, version AS Version
+        staging_sha AS StagingSha, parent_id AS ParentId, ahead_id AS AheadId, flake_retries AS FlakeRetries,
+        created_at AS CreatedAt, timestamp AS Timestamp, reason AS Reason, version AS Version
         """;
 
     /// <summary>
@@ -334,9 +334,9 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             """
             INSERT INTO pull_request (owner, repo, number, target_branch, commit_hash, state, merge_attempt, priority,
-                requested_at, timestamp, queued_at, requested_by, title, author, reason, merged_sha, landed_sha, version)
+                requested_at, timestamp, queued_at, requested_by, title, author, reason, merged_sha, landed_sha, held, version)
             VALUES (@Owner, @Repo, @Number, @TargetBranch, @CommitHash, @State, @MergeAttempt, @Priority,
-                @RequestedAt, @Timestamp, @QueuedAt, @RequestedBy, @Title, @Author, @Reason, @MergedSha, @LandedSha, 1)
+                @RequestedAt, @Timestamp, @QueuedAt, @RequestedBy, @Title, @Author, @Reason, @MergedSha, @LandedSha, @Held, 1)
             RETURNING id
             """, PullRequestRow.From(pr), tx, cancellationToken: ct));
 
@@ -348,7 +348,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
             UPDATE pull_request SET target_branch = @TargetBranch, commit_hash = @CommitHash, state = @State,
                 merge_attempt = @MergeAttempt, priority = @Priority, requested_at = @RequestedAt, timestamp = @Timestamp,
                 queued_at = @QueuedAt, requested_by = @RequestedBy, title = @Title, author = @Author, reason = @Reason,
-                merged_sha = @MergedSha, landed_sha = @LandedSha, version = version + 1
+                merged_sha = @MergedSha, landed_sha = @LandedSha, held = @Held, version = version + 1
             WHERE id = @Id AND version = @Version
             """, PullRequestRow.From(pr), tx, cancellationToken: ct));
         // Throwing is enough to undo the whole unit of work: disposing the uncommitted transaction rolls it back.
@@ -363,9 +363,9 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO merge_attempt (id, owner, repo, target_branch, state, base_sha, staging_sha, parent_id,
-                created_at, timestamp, reason, version)
+                ahead_id, flake_retries, created_at, timestamp, reason, version)
             VALUES (@Id, @Owner, @Repo, @TargetBranch, @State, @BaseSha, @StagingSha, @ParentId,
-                @CreatedAt, @Timestamp, @Reason, 1)
+                @AheadId, @FlakeRetries, @CreatedAt, @Timestamp, @Reason, 1)
             """, AttemptRow.From(attempt), tx, cancellationToken: ct));
 
     private static async Task UpdateAttemptAsync(SqliteConnection connection, SqliteTransaction tx, MergeAttempt attempt, CancellationToken ct)
@@ -373,7 +373,8 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         var affected = await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE merge_attempt SET target_branch = @TargetBranch, state = @State, base_sha = @BaseSha,
-                staging_sha = @StagingSha, parent_id = @ParentId, created_at = @CreatedAt, timestamp = @Timestamp,
+                staging_sha = @StagingSha, parent_id = @ParentId, ahead_id = @AheadId, flake_retries = @FlakeRetries,
+                created_at = @CreatedAt, timestamp = @Timestamp,
                 reason = @Reason, version = version + 1
             WHERE id = @Id AND version = @Version
             """, AttemptRow.From(attempt), tx, cancellationToken: ct));
@@ -419,6 +420,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         public string? Reason { get; set; }
         public string? MergedSha { get; set; }
         public string? LandedSha { get; set; }
+        public bool Held { get; set; }
         public int Version { get; set; }
 
         public static PullRequestRow From(PullRequest pr) => new()
@@ -441,6 +443,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
             Reason = pr.Reason,
             MergedSha = pr.MergedSha?.Value,
             LandedSha = pr.LandedSha?.Value,
+            Held = pr.Held,
             Version = pr.Version,
         };
 
@@ -452,6 +455,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
                 QueuedAt is { } q ? Time(q) : null, RequestedBy, Title, Author, Reason,
                 MergedSha is { } m ? new CommitSha(m) : null, Version);
             pr.LandedSha = LandedSha is { } l ? new CommitSha(l) : null;
+            pr.Held = Held;
             return pr;
         }
     }
@@ -467,6 +471,8 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         public string? BaseSha { get; set; }
         public string? StagingSha { get; set; }
         public long? ParentId { get; set; }
+        public long? AheadId { get; set; }
+        public int FlakeRetries { get; set; }
         public long CreatedAt { get; set; }
         public long Timestamp { get; set; }
         public string? Reason { get; set; }
@@ -482,6 +488,8 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
             BaseSha = attempt.BaseSha?.Value,
             StagingSha = attempt.StagingSha?.Value,
             ParentId = attempt.ParentId?.Value,
+            AheadId = attempt.AheadId?.Value,
+            FlakeRetries = attempt.FlakeRetries,
             CreatedAt = attempt.CreatedAt.ToUnixTimeMilliseconds(),
             Timestamp = attempt.StateChangedAt.ToUnixTimeMilliseconds(),
             Reason = attempt.Reason,
@@ -494,6 +502,8 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
                 BaseSha = BaseSha is { } b ? new CommitSha(b) : null,
                 StagingSha = StagingSha is { } s ? new CommitSha(s) : null,
                 ParentId = ParentId is { } p ? new AttemptId(p) : null,
+                AheadId = AheadId is { } ahead ? new AttemptId(ahead) : null,
+                FlakeRetries = FlakeRetries,
                 StateChangedAt = Time(Timestamp),
                 Reason = Reason,
                 Version = Version,

@@ -3,6 +3,15 @@ namespace MergeQueue.Core.Config;
 /// <summary>How a batch's commits are built (seed 003's merge strategies).</summary>
 public enum MergeStrategy { Merge, Octopus, Squash, BatchSquash, CherryPick }
 
+/// <summary>How the halves of a failed batch are tested (CONTRACT §3 <c>bisect</c>).</summary>
+public enum BisectMode
+{
+    /// <summary>Both halves at once, the second built on the first.</summary>
+    Concurrent,
+    /// <summary>One half after the other, each alone on the target (bors-ng).</summary>
+    Serial,
+}
+
 /// <summary>How long each state may last before Poll times it out (seed 003, Poll).</summary>
 public sealed record Timeouts
 {
@@ -35,6 +44,13 @@ public sealed record RepoConfig
     public IReadOnlyList<string> AllowedAuthors { get; init; } = [];
     public IReadOnlyList<string> DeniedAuthors { get; init; } = [];
     public Timeouts Timeouts { get; init; } = new();
+    /// <summary>Attempts in flight per target; each after the first is built on the staging commit of the one ahead.</summary>
+    public int ParallelAttempts { get; init; } = 1;
+    public BisectMode Bisect { get; init; } = BisectMode.Concurrent;
+    /// <summary>How often a staging run that failed like a flake is rebuilt on the same tree before the failure counts.</summary>
+    public int FlakyRetries { get; init; } = 1;
+    /// <summary>Matched case-insensitively against a failing check's description: a match is a flake.</summary>
+    public IReadOnlyList<string> FlakyPatterns { get; init; } = ["network error", "timed out", "connection reset", "ECONNRESET", "ETIMEDOUT"];
 
     public bool IsTarget(string branch) => TargetBranches.Contains(branch, StringComparer.Ordinal);
 

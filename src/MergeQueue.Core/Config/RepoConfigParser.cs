@@ -67,6 +67,15 @@ public static class RepoConfigParser
                     "allowed_authors" => config with { AllowedAuthors = List(key, value) },
                     "denied_authors" => config with { DeniedAuthors = List(key, value) },
                     "timeouts" => config with { Timeouts = ParseTimeouts(value) },
+                    "parallel_attempts" => config with { ParallelAttempts = Int(key, value, min: 1) },
+                    "bisect" => config with { Bisect = Scalar(key, value) switch
+                    {
+                        "concurrent" => BisectMode.Concurrent,
+                        "serial" => BisectMode.Serial,
+                        var s => throw new ConfigException($"'bisect' must be concurrent or serial, not '{s}'"),
+                    } },
+                    "flaky_retries" => config with { FlakyRetries = Int(key, value, min: 0) },
+                    "flaky_patterns" => config with { FlakyPatterns = List(key, value) },
                     _ => throw new ConfigException($"unknown key '{key}'"),
                 };
             }

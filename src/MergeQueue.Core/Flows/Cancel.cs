@@ -8,8 +8,8 @@ public sealed partial class MergeQueueFlows
 {
     /// <summary>
     /// Cancel (seed 003): a command, new commits, or the PR closed. The PR leaves the queue in any
-    /// active state; if it was in a running attempt, the attempt goes back to SPLIT with the other
-    /// PRs, to be rebuilt without it.
+    /// active state; if it was in an attempt in flight, the attempt goes back to SPLIT with the other
+    /// PRs, to be rebuilt without it, and the Advance step gives up the attempts stacked on it.
     /// </summary>
     public Task<FlowResult> CancelAsync(RepoId repo, int number, string reason, Cause cause, CancellationToken ct) =>
         Locked(repo, async () =>
@@ -22,7 +22,7 @@ public sealed partial class MergeQueueFlows
             if (pr.State == PullRequestState.Merging && pr.AttemptId is { } id)
             {
                 attempt = await store.GetAttemptAsync(id, ct);
-                if (attempt is { State: MergeAttemptState.Constructing or MergeAttemptState.Testing or MergeAttemptState.Success })
+                if (attempt is { IsInFlight: true })
                 {
                     attempt.BatchChanged(Messages.SplitBatchChanged(number), Now);
                     changes.Attempts.Add(attempt);
@@ -35,8 +35,10 @@ public sealed partial class MergeQueueFlows
             }
             pr.Cancel(reason, Now);
             await SaveAsync(changes, cause, ct);
+            if (attempt is { State: MergeAttemptState.Split } && await configs.GetAsync(repo, ct) is { } config)
+                await DeleteAttemptBranchesAsync(attempt, config, ct); // its CI run is moot
             await ReportAllAsync(changes.PullRequests, ct);
-            await ConstructAsync(new QueueId(repo, pr.Target), cause, ct);
+            await AdvanceAsync(new QueueId(repo, pr.Target), cause, ct);
             return FlowResult.Ok(reason);
         }, ct);
 

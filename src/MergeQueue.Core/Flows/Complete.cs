@@ -8,35 +8,58 @@ namespace MergeQueue.Core.Flows;
 
 public sealed partial class MergeQueueFlows
 {
+    /// <summary>Complete (seed 003) as an entry point: one <see cref="AdvanceAsync"/> step lands every attempt that passed.</summary>
+    public Task CompleteAsync(QueueId queue, Cause cause, CancellationToken ct) =>
+        Locked(queue.Repo, () => AdvanceAsync(queue, cause, ct), ct);
+
     /// <summary>
-    /// Complete (seed 003): fast-forward the target to the tested staging commit. If the target
-    /// moved meanwhile the fast-forward is refused and the PRs are queued again, to be rebuilt on
-    /// top of it. Either way the attempt's branches go and Construct runs.
+    /// Complete (seed 003): fast-forward the target to the staging commit that passed. Attempts ahead
+    /// of it that are still testing land with it (its commit holds theirs); attempts stacked on it
+    /// now stand on the target. If the target moved meanwhile the fast-forward is refused and every
+    /// attempt in flight is given up, its PRs queued again to be rebuilt on top of it.
     /// </summary>
-    private async Task CompleteAttemptAsync(MergeAttempt attempt, IReadOnlyList<PullRequest> members, RepoConfig config, Cause cause, CancellationToken ct)
+    private async Task CompleteAttemptAsync(MergeAttempt attempt, IReadOnlyList<MergeAttempt> covered, RepoConfig config, Cause cause, CancellationToken ct)
     {
         var staging = attempt.StagingSha!.Value;
         var moved = await github.FastForwardAsync(attempt.Repo, attempt.Target, staging, ct);
+        var changes = new Changes();
+        var ended = new List<MergeAttempt>();
+        var (prs, attempts) = await LoadQueueAsync(attempt.Queue, ct);
         if (moved)
         {
-            attempt.Completed(Now);
-            foreach (var pr in members)
+            foreach (var a in covered.Append(attempt))
             {
-                if (pr.LandedSha is { } landed) pr.MarkMerged(landed, Messages.MergedAs(landed), Now);
-                else pr.MarkMerged(staging, Messages.MergedIn(staging), Now);
+                a.Completed(Now, a == attempt ? null : Messages.LandedWith(attempt.Id));
+                ended.Add(a);
+                foreach (var pr in prs.Where(p => p.AttemptId == a.Id).ToArray())
+                {
+                    if (pr.LandedSha is { } landed) pr.MarkMerged(landed, Messages.MergedAs(landed), Now);
+                    else pr.MarkMerged(staging, Messages.MergedIn(staging), Now);
+                    changes.PullRequests.Add(pr);
+                }
+            }
+            // Stacked on the landed commit: now built on the target itself.
+            foreach (var next in attempts.Where(a => a.IsInFlight && a.AheadId == attempt.Id && a.BaseSha == staging))
+            {
+                next.AheadId = null;
+                changes.Attempts.Add(next);
             }
         }
         else
         {
-            RequeueAll(attempt, members, Messages.RequeuedTargetMoved(attempt.Target));
+            foreach (var a in attempts.Where(a => a.IsInFlight))
+            {
+                var members = prs.Where(p => p.AttemptId == a.Id).ToArray();
+                RequeueAll(a, members, Messages.RequeuedTargetMoved(attempt.Target));
+                changes.PullRequests.AddRange(members);
+                ended.Add(a);
+            }
         }
-        var changes = new Changes { Attempts = { attempt } };
-        changes.PullRequests.AddRange(members);
+        changes.Attempts.AddRange(ended);
         await SaveAsync(changes, cause, ct);
-        await DeleteAttemptBranchesAsync(attempt, config, ct);
-        await ReportAllAsync(members, ct);
-        if (moved) await CloseLandedAsync(members, ct);
-        await ConstructAsync(attempt.Queue, cause, ct);
+        foreach (var a in ended) await DeleteAttemptBranchesAsync(a, config, ct);
+        await ReportAllAsync(changes.PullRequests, ct);
+        if (moved) await CloseLandedAsync(changes.PullRequests, ct);
     }
 
     /// <summary>
@@ -61,29 +84,33 @@ public sealed partial class MergeQueueFlows
     }
 
     /// <summary>
-    /// Someone else moved a target branch. An attempt built on the old target can never be
-    /// fast-forwarded, so its CI run is wasted: give it up now and queue its PRs again.
+    /// A push to a target branch. GitHub's present state decides, not the delivery: a late delivery
+    /// of our own earlier fast-forward names an older commit than the branch holds now. When someone
+    /// else moved the branch, a line of attempts built on the old target can never be fast-forwarded,
+    /// so its CI runs are wasted: give it up now and queue its PRs again.
     /// </summary>
     public Task TargetPushedAsync(RepoId repo, string branch, CommitSha newSha, Cause cause, CancellationToken ct) =>
         Locked(repo, async () =>
         {
             var config = await configs.GetAsync(repo, ct);
             if (config is null || !config.IsTarget(branch)) return;
-            var stale = (await store.GetActiveAttemptsAsync(repo, ct))
-                .Where(a => a.Target == branch && a.State is MergeAttemptState.Testing or MergeAttemptState.Success
-                            && a.BaseSha != newSha && a.StagingSha != newSha)
-                .ToArray();
-            foreach (var attempt in stale)
+            var queue = new QueueId(repo, branch);
+            var (prs, attempts) = await LoadQueueAsync(queue, ct);
+            var heads = attempts.Where(a => a.IsInFlight && a.AheadId is null && a.BaseSha is not null).ToArray();
+            if (heads.Length > 0 && await github.GetBranchAsync(repo, branch, ct) is { } current)
             {
-                var members = await MembersAsync(attempt, ct);
-                RequeueAll(attempt, members, Messages.RequeuedTargetMoved(branch));
-                var changes = new Changes { Attempts = { attempt } };
-                changes.PullRequests.AddRange(members);
-                await SaveAsync(changes, cause, ct);
-                await DeleteAttemptBranchesAsync(attempt, config, ct);
-                await ReportAllAsync(members, ct);
+                foreach (var head in heads.Where(a => a.BaseSha != current && a.StagingSha != current))
+                {
+                    var members = prs.Where(p => p.AttemptId == head.Id).ToArray();
+                    RequeueAll(head, members, Messages.RequeuedTargetMoved(branch));
+                    var changes = new Changes { Attempts = { head } };
+                    changes.PullRequests.AddRange(members);
+                    await SaveAsync(changes, cause, ct);
+                    await DeleteAttemptBranchesAsync(head, config, ct);
+                    await ReportAllAsync(members, ct);
+                }
             }
-            if (stale.Length > 0) await ConstructAsync(new QueueId(repo, branch), cause, ct);
+            await AdvanceAsync(queue, cause, ct);
         }, ct);
 
     private void RequeueAll(MergeAttempt attempt, IEnumerable<PullRequest> members, string reason)

@@ -10,63 +10,90 @@ namespace MergeQueue.Core.Flows;
 
 public sealed partial class MergeQueueFlows
 {
-    /// <summary>
-    /// Construct (seed 003): when no attempt runs on the target and the target is not frozen, build
-    /// the next one: a split attempt first, else a new batch of queued PRs (see
-    /// <see cref="BatchPlanner"/>). The PRs of a new batch pass the merge rules again first: one
-    /// that now fails a rule fails, one that waits (a blocking label added, made draft) stays queued
-    /// but held back, and the batch is planned again without them. The batch is merged on the tmp
-    /// branch, the result put on the staging branch for CI, and the attempt is TESTING.
-    /// </summary>
+    /// <summary>Construct (seed 003) as an entry point: one <see cref="AdvanceAsync"/> step for the target.</summary>
     public Task ConstructAsync(QueueId queue, Cause cause, CancellationToken ct) =>
-        Locked(queue.Repo, async () =>
+        Locked(queue.Repo, () => AdvanceAsync(queue, cause, ct), ct);
+
+    /// <summary>
+    /// One step of the queue: ask <see cref="QueuePlanner"/> what to do next, carry it out, and ask
+    /// again until it says wait: remove empty splits, abandon attempts stacked on a failed one,
+    /// land (Complete), blame (Test's bisection) and start attempts (Construct). Then refresh the
+    /// queued PRs' positions. The caller holds the repository's lock.
+    /// </summary>
+    private async Task AdvanceAsync(QueueId queue, Cause cause, CancellationToken ct)
+    {
+        var config = await configs.GetAsync(queue.Repo, ct);
+        if (config is null) return;
+        var freeze = await store.GetFreezeAsync(queue, ct);
+        var held = new Dictionary<int, string>();
+        // Each pass settles a row or starts an attempt, so this ends; the bound is a guard.
+        for (var pass = 0; pass < 64; pass++)
         {
-            var config = await configs.GetAsync(queue.Repo, ct);
-            if (config is null) return;
-            var freeze = await store.GetFreezeAsync(queue, ct);
-            var held = new Dictionary<int, string>();
-            // Each pass either starts an attempt or retires or holds PRs/attempts, so this ends; the bound is a guard.
-            for (var pass = 0; pass < 64; pass++)
+            var (prs, attempts) = await LoadQueueAsync(queue, ct);
+            var decision = QueuePlanner.Next(new QueueState(prs, attempts, config, Now, freeze is not null, held.Keys.ToHashSet()));
+            if (decision is QueueDecision.Wait) break;
+            await (decision switch
             {
-                var (prs, attempts) = await LoadQueueAsync(queue, ct);
-                var candidates = prs.Where(p => !held.ContainsKey(p.Number)).ToArray();
-                var decision = BatchPlanner.Plan(candidates, attempts, config, Now, frozen: freeze is not null);
-                if (decision is BatchDecision.RemoveEmpty empty)
-                {
-                    empty.Attempt.Empty("no pull requests left", Now);
-                    await SaveAsync(new Changes { Attempts = { empty.Attempt } }, cause, ct);
-                    await DeleteAttemptBranchesAsync(empty.Attempt, config, ct);
-                    continue;
-                }
+                QueueDecision.RemoveEmpty empty => RetireAsync(empty.Attempt, config, cause, ct),
+                QueueDecision.Abandon abandon => AbandonAsync(abandon.Attempt, abandon.Reason, config, cause, ct),
+                QueueDecision.Land land => CompleteAttemptAsync(land.Attempt, land.Covered, config, cause, ct),
+                QueueDecision.Blame blame => BlameAsync(blame.Attempt, config, cause, ct),
+                QueueDecision.Start start => StartAsync(queue, start, config, held, cause, ct),
+                _ => throw new InvalidOperationException($"unknown decision {decision}"),
+            });
+        }
+        await ReportPositionsAsync(queue, config, cause, ct, freeze, held);
+    }
 
-                MergeAttempt attempt;
-                IReadOnlyList<PullRequest> batch;
-                if (decision is BatchDecision.BuildSplit split)
-                {
-                    // Split PRs passed the rules when their first batch was built; a split is that attempt continuing.
-                    (attempt, batch) = (split.Attempt, split.PullRequests);
-                    attempt.Construct(Now);
-                }
-                else if (decision is BatchDecision.NewBatch next)
-                {
-                    if (await RetireOrHoldAsync(next.PullRequests, config, held, cause, ct)) continue;
-                    var id = await store.NextAttemptIdAsync(ct);
-                    (attempt, batch) = (MergeAttempt.Create(id, queue, MergeAttemptState.Constructing, null, null, Now), next.PullRequests);
-                }
-                else
-                {
-                    break; // busy, idle, frozen, or waiting for the batch delay
-                }
+    private async Task RetireAsync(MergeAttempt attempt, RepoConfig config, Cause cause, CancellationToken ct)
+    {
+        attempt.Empty(Messages.NoPullRequestsLeft, Now);
+        await SaveAsync(new Changes { Attempts = { attempt } }, cause, ct);
+        await DeleteAttemptBranchesAsync(attempt, config, ct);
+    }
 
-                foreach (var pr in batch) pr.Batch(attempt.Id, Now);
-                var changes = new Changes { Attempts = { attempt } };
-                changes.PullRequests.AddRange(batch);
-                await SaveAsync(changes, cause, ct);
-                await ReportAllAsync(batch, ct);
-                if (await BuildAsync(attempt, batch, config, cause, ct)) break;
-            }
-            await ReportPositionsAsync(queue, config, cause, ct, freeze, held);
-        }, ct);
+    /// <summary>Gives up an attempt and queues its PRs again; they keep their place in line.</summary>
+    private async Task AbandonAsync(MergeAttempt attempt, string reason, RepoConfig config, Cause cause, CancellationToken ct)
+    {
+        var members = await MembersAsync(attempt, ct);
+        attempt.Abandon(reason, Now);
+        foreach (var pr in members) pr.Requeue(reason, Now);
+        var changes = new Changes { Attempts = { attempt } };
+        changes.PullRequests.AddRange(members);
+        await SaveAsync(changes, cause, ct);
+        await DeleteAttemptBranchesAsync(attempt, config, ct);
+        await ReportAllAsync(members, ct);
+    }
+
+    /// <summary>
+    /// Construct (seed 003): build the next attempt: a split attempt, or a new batch of queued PRs,
+    /// on the staging commit of the attempt ahead (speculative) or on the target. The PRs of a new
+    /// batch pass the merge rules again first: one that now fails a rule fails, one closed or pushed
+    /// to is cancelled, one that waits (a blocking label added, made draft) stays queued but held
+    /// back, and the planner is asked again without them. The batch is merged on the tmp branch, the
+    /// result put on the staging branch for CI, and the attempt is TESTING.
+    /// </summary>
+    private async Task StartAsync(QueueId queue, QueueDecision.Start start, RepoConfig config, Dictionary<int, string> held, Cause cause, CancellationToken ct)
+    {
+        MergeAttempt attempt;
+        if (start.Split is { } split)
+        {
+            // Split PRs passed the rules when their first batch was built; a split is that attempt continuing.
+            attempt = split;
+            attempt.Construct(Now);
+        }
+        else
+        {
+            if (await RetireOrHoldAsync(start.PullRequests, config, held, cause, ct)) return;
+            attempt = MergeAttempt.Create(await store.NextAttemptIdAsync(ct), queue, MergeAttemptState.Constructing, null, null, Now);
+        }
+        attempt.AheadId = start.Ahead?.Id;
+        foreach (var pr in start.PullRequests) pr.Batch(attempt.Id, Now);
+        var changes = new Changes { Attempts = { attempt } };
+        changes.PullRequests.AddRange(start.PullRequests);
+        await SaveAsync(changes, cause, ct);
+        await BuildAsync(attempt, start.PullRequests, start.Ahead?.StagingSha, config, cause, ct);
+    }
 
     /// <summary>
     /// Construct's second look at the rules, for the PRs of a new batch. Fails those that now break
@@ -110,15 +137,15 @@ public sealed partial class MergeQueueFlows
 
     /// <summary>
     /// Builds the attempt's commit with the repository's strategy (<see cref="StrategyPlan"/>, run by
-    /// <see cref="StrategyExecutor"/>) and puts it on the staging branch. A PR that conflicts with the
+    /// <see cref="StrategyExecutor"/>) on <paramref name="onto"/> (the staging commit of the attempt
+    /// ahead) or on the target, and puts it on the staging branch. A PR that conflicts with the
     /// target itself fails, as does one the strategy refuses; one that conflicts only with its
-    /// batch-mates goes to a new SPLIT attempt. Returns false when no PR could be built (the attempt
-    /// is retired and Construct goes on).
+    /// batch-mates goes to a new SPLIT attempt. When no PR could be built the attempt is retired.
     /// </summary>
-    private async Task<bool> BuildAsync(MergeAttempt attempt, IReadOnlyList<PullRequest> batch, RepoConfig config, Cause cause, CancellationToken ct)
+    private async Task BuildAsync(MergeAttempt attempt, IReadOnlyList<PullRequest> batch, CommitSha? onto, RepoConfig config, Cause cause, CancellationToken ct)
     {
         var repo = attempt.Repo;
-        var baseSha = await github.GetBranchAsync(repo, attempt.Target, ct)
+        var baseSha = onto ?? await github.GetBranchAsync(repo, attempt.Target, ct)
             ?? throw new InvalidOperationException($"{repo} has no branch {attempt.Target}");
         var members = new List<BatchMember>();
         foreach (var pr in batch)
@@ -138,8 +165,8 @@ public sealed partial class MergeQueueFlows
             var pr = byNumber[skipped.Number];
             changes.PullRequests.Add(pr);
             if (skipped.Kind == SkipKind.Refused) pr.Fail(skipped.Reason ?? Messages.ConflictWithTarget, Now);
-            // Against the bare target the conflict is the PR's own; after batch-mates it may be theirs.
-            else if (!skipped.AfterBatchMates) pr.Fail(Messages.ConflictWithTarget, Now);
+            // Against the bare target the conflict is the PR's own; after batch-mates (or attempts ahead) it may be theirs.
+            else if (!skipped.AfterBatchMates && onto is null) pr.Fail(Messages.ConflictWithTarget, Now);
             else splitToo.Add(pr);
         }
         if (splitToo.Count > 0)
@@ -152,23 +179,32 @@ public sealed partial class MergeQueueFlows
 
         if (result.Head is not { } head)
         {
-            attempt.Empty("every pull request conflicted", Now);
+            attempt.Empty(Messages.EveryPullRequestConflicted, Now);
             await SaveAsync(changes, cause, ct);
             await ReportAllAsync(changes.PullRequests, ct);
-            return false;
+            return;
         }
 
         attempt.Built(baseSha, head, Now);
+        var place = await PlaceInLineAsync(attempt, ct);
         foreach (var landed in result.Merged)
         {
             var pr = byNumber[landed.Number];
             // Set (or cleared) on every build: the strategy may have changed since an earlier attempt.
             pr.LandedSha = plan.ClosesPullRequests ? landed.Sha : null;
-            pr.Reason = Messages.Testing(attempt.Id, result.Merged.Count);
+            pr.Reason = Messages.Testing(attempt.Id, result.Merged.Count, place);
             changes.PullRequests.Add(pr);
         }
         await SaveAsync(changes, cause, ct);
         await ReportAllAsync(changes.PullRequests, ct);
-        return true;
+    }
+
+    /// <summary>1 for the head of the line, 2 for the attempt stacked on it, and so on.</summary>
+    private async Task<int> PlaceInLineAsync(MergeAttempt attempt, CancellationToken ct)
+    {
+        var inFlight = (await store.GetActiveAttemptsAsync(attempt.Repo, ct)).Where(a => a.Target == attempt.Target && a.IsInFlight).ToDictionary(a => a.Id);
+        var place = 1;
+        for (var ahead = attempt.AheadId; ahead is { } id && inFlight.TryGetValue(id, out var a); ahead = a.AheadId) place++;
+        return place;
     }
 }

@@ -17,7 +17,7 @@ public sealed partial class MergeQueueFlows
             if (refused is not null) return refused;
             await store.SetFreezeAsync(new QueueFreeze(queue, actor, Now, reason), ct);
             await SaveAsync(new Changes { Events = { new EventLogEntry(Now, repo, number, null, "freeze", null, queue.Target, reason, cause) } }, cause, ct);
-            await ConstructAsync(queue, cause, ct); // refreshes the queued PRs' descriptions
+            await AdvanceAsync(queue, cause, ct); // refreshes the queued PRs' descriptions
             return FlowResult.Ok(Messages.Frozen(queue.Target, actor, reason));
         }, ct);
 
@@ -29,7 +29,7 @@ public sealed partial class MergeQueueFlows
             if (refused is not null) return refused;
             if (!await store.ClearFreezeAsync(queue, ct)) return FlowResult.Refused(Messages.RefusedNotFrozen(queue.Target));
             await SaveAsync(new Changes { Events = { new EventLogEntry(Now, repo, number, null, "unfreeze", queue.Target, null, null, cause) } }, cause, ct);
-            await ConstructAsync(queue, cause, ct);
+            await AdvanceAsync(queue, cause, ct);
             return FlowResult.Ok($"{queue.Target} is open");
         }, ct);
 

@@ -16,7 +16,7 @@ public sealed partial class MergeQueueFlows
             if (!config.IsTarget(queue.Target)) return FlowResult.Refused(Messages.RefusedNotTarget(queue.Target));
             await store.SetFreezeAsync(new QueueFreeze(queue, actor, Now, reason), ct);
             await SaveAsync(new Changes { Events = { new EventLogEntry(Now, queue.Repo, null, null, "freeze", null, queue.Target, reason, cause) } }, cause, ct);
-            await ConstructAsync(queue, cause, ct);
+            await AdvanceAsync(queue, cause, ct);
             return FlowResult.Ok(Messages.Frozen(queue.Target, actor, reason));
         }, ct);
 
@@ -29,7 +29,7 @@ public sealed partial class MergeQueueFlows
             if (!config.IsTarget(queue.Target)) return FlowResult.Refused(Messages.RefusedNotTarget(queue.Target));
             if (!await store.ClearFreezeAsync(queue, ct)) return FlowResult.Refused(Messages.RefusedNotFrozen(queue.Target));
             await SaveAsync(new Changes { Events = { new EventLogEntry(Now, queue.Repo, null, null, "unfreeze", queue.Target, null, null, cause) } }, cause, ct);
-            await ConstructAsync(queue, cause, ct);
+            await AdvanceAsync(queue, cause, ct);
             return FlowResult.Ok($"{queue.Target} is open");
         }, ct);
 }

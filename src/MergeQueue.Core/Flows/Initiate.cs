@@ -10,14 +10,16 @@ public sealed partial class MergeQueueFlows
     /// pre-check status, ready for review, a label, or a poll tick). Queues it when ready.
     /// </summary>
     public Task InitiateAsync(RepoId repo, int number, Cause cause, CancellationToken ct) =>
-        Locked(repo, async () =>
-        {
+        Locked(repo, () => InitiateLockedAsync(repo, number, cause, ct), ct);
+
+    private async Task InitiateLockedAsync(RepoId repo, int number, Cause cause, CancellationToken ct)
+    {
             var pr = await store.FindActivePullRequestAsync(repo, number, ct);
             if (pr is null) return;
             // A queued PR held back at Construct (a label, draft) may be free now: Construct looks again.
             if (pr.State == PullRequestState.Queued)
             {
-                await ConstructAsync(new QueueId(repo, pr.Target), cause, ct);
+                await AdvanceAsync(new QueueId(repo, pr.Target), cause, ct);
                 return;
             }
             if (pr.State != PullRequestState.Requested) return;
@@ -52,9 +54,9 @@ public sealed partial class MergeQueueFlows
             }
 
             await SaveAsync(new Changes { PullRequests = { pr } }, cause, ct);
-            if (pr.State == PullRequestState.Queued) await ConstructAsync(new QueueId(repo, pr.Target), cause, ct);
+            if (pr.State == PullRequestState.Queued) await AdvanceAsync(new QueueId(repo, pr.Target), cause, ct);
             else await ReportAsync(pr, ct);
-        }, ct);
+    }
 
     /// <summary>Initiate for every REQUESTED PR whose head is this commit (a pre-check reported on it).</summary>
     public Task InitiateForCommitAsync(RepoId repo, CommitSha sha, Cause cause, CancellationToken ct) =>
@@ -62,6 +64,6 @@ public sealed partial class MergeQueueFlows
         {
             var prs = await store.GetActivePullRequestsAsync(repo, ct);
             foreach (var pr in prs.Where(p => p.State == PullRequestState.Requested && p.HeadSha == sha))
-                await InitiateAsync(repo, pr.Number, cause, ct);
+                await InitiateLockedAsync(repo, pr.Number, cause, ct);
         }, ct);
 }

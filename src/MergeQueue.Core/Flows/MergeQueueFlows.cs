@@ -20,8 +20,10 @@ public sealed record FlowOptions
 
 /// <summary>
 /// The merging flow of seed 003: Request, Initiate, Construct, Test, Complete, Cancel and Poll, one
-/// file each. Flows load rows, fire transitions, save the rows with their event log in one
-/// transaction, then act on GitHub. Flows of one repository run one at a time.
+/// file each. Every public entry point takes its repository's lock once, applies its event (loads
+/// rows, fires transitions, saves them with their event log in one transaction, acts on GitHub),
+/// then runs one <see cref="AdvanceAsync"/> step: <see cref="Queue.QueuePlanner"/> decides what the
+/// queue does next and the flows carry it out. Flows of one repository run one at a time.
 /// </summary>
 public sealed partial class MergeQueueFlows(
     IGitHub github,
@@ -32,26 +34,20 @@ public sealed partial class MergeQueueFlows(
     ILogger<MergeQueueFlows> logger)
 {
     private readonly ConcurrentDictionary<RepoId, SemaphoreSlim> _locks = new();
-    /// <summary>The repositories whose lock this async flow already holds (flows call flows).</summary>
-    private readonly AsyncLocal<HashSet<RepoId>?> _held = new();
 
     private DateTimeOffset Now => clock.GetUtcNow();
 
-    /// <summary>Runs a flow with the repository's lock held; flows called from flows already hold it.</summary>
+    /// <summary>Runs one entry point with the repository's lock held. Code under the lock never takes it again.</summary>
     private async Task<T> Locked<T>(RepoId repo, Func<Task<T>> flow, CancellationToken ct)
     {
-        if (_held.Value?.Contains(repo) == true) return await flow();
         var gate = _locks.GetOrAdd(repo, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(ct);
-        var previous = _held.Value;
-        _held.Value = [.. previous ?? [], repo];
         try
         {
             return await flow();
         }
         finally
         {
-            _held.Value = previous;
             gate.Release();
         }
     }
@@ -126,20 +122,16 @@ public sealed partial class MergeQueueFlows(
 
     /// <summary>
     /// Refreshes queued PRs' descriptions (they move as the queue does) with
-    /// <see cref="Readiness.Explain"/>'s short form: position, batch delay, frozen target; PRs
-    /// Construct held back say why instead.
+    /// <see cref="Readiness.Explain"/>'s short form: position, batch delay, frozen target. PRs held
+    /// back (this step's <paramref name="held"/>, or still <see cref="PullRequest.Held"/> from an
+    /// earlier one until a batch takes them) say why instead. Only changed rows are saved and reported.
     /// </summary>
     private async Task ReportPositionsAsync(QueueId queue, RepoConfig config, Cause cause, CancellationToken ct,
-        QueueFreeze? freeze = null, IReadOnlyDictionary<int, string>? held = null)
+        QueueFreeze? freeze, IReadOnlyDictionary<int, string> held)
     {
         var (prs, _) = await LoadQueueAsync(queue, ct);
-        // A PR held back by an earlier Construct stays held (and out of the positions) until a
-        // Construct checks it again and batches it; otherwise its description would flap.
-        held = prs.Where(p => p.State == PullRequestState.Queued && Messages.IsHeld(p.Reason))
-            .ToDictionary(p => p.Number, p => p.Reason!)
-            .Concat(held ?? new Dictionary<int, string>())
-            .GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value);
-        var ordered = BatchPlanner.Ordered(prs).Where(p => !held.ContainsKey(p.Number)).ToArray();
+        var queued = QueuePlanner.Ordered(prs);
+        var ordered = queued.Where(p => !held.ContainsKey(p.Number) && !p.Held).ToArray();
         var oldest = ordered.Length == 0 ? Now : ordered.Min(p => p.QueuedAt ?? p.StateChangedAt);
         DateTimeOffset? batchAt = Now - oldest < config.BatchDelay ? oldest + config.BatchDelay : null;
         var changes = new Changes();
@@ -156,8 +148,9 @@ public sealed partial class MergeQueueFlows(
             ordered[i].Reason = text;
             changes.PullRequests.Add(ordered[i]);
         }
-        foreach (var pr in prs.Where(p => p.State == PullRequestState.Queued && held.TryGetValue(p.Number, out var why) && p.Reason != why))
+        foreach (var pr in queued.Where(p => held.TryGetValue(p.Number, out var why) && (!p.Held || p.Reason != why)))
         {
+            pr.Held = true;
             pr.Reason = held[pr.Number];
             changes.PullRequests.Add(pr);
         }
@@ -185,9 +178,12 @@ public sealed partial class MergeQueueFlows(
         }
     }
 
+    /// <summary>Deletes an ended attempt's branches: CI stops on them and a late result finds no attempt.</summary>
     private async Task DeleteAttemptBranchesAsync(MergeAttempt attempt, RepoConfig config, CancellationToken ct)
     {
-        await DeleteBranchQuietlyAsync(attempt.Repo, config.TmpBranch(attempt.Target, attempt.Id), ct);
+        // tmp exists only while a build runs, or after a crash in one.
+        if (attempt.StagingSha is null)
+            await DeleteBranchQuietlyAsync(attempt.Repo, config.TmpBranch(attempt.Target, attempt.Id), ct);
         await DeleteBranchQuietlyAsync(attempt.Repo, config.StagingBranch(attempt.Target, attempt.Id), ct);
     }
 }

@@ -10,9 +10,10 @@ public sealed partial class MergeQueueFlows
 {
     /// <summary>
     /// Poll (seed 003): on a timer, time out whatever sat too long in a state, then run each state's
-    /// flow again (Initiate, Test, Complete, Construct), so a lost webhook costs one interval, not a
-    /// PR. An attempt found CONSTRUCTING was orphaned by a crash (construction holds the repository
-    /// lock) and is rebuilt from scratch.
+    /// flow again (Initiate, Test, then one Advance step per target that lands, blames and
+    /// constructs), so a lost webhook costs one interval, not a PR. An attempt found CONSTRUCTING was
+    /// orphaned by a crash (construction holds the repository lock) and is rebuilt from scratch on
+    /// what it stacked on, if that is still in flight.
     /// </summary>
     public async Task PollAsync(Cause cause, CancellationToken ct)
     {
@@ -43,27 +44,26 @@ public sealed partial class MergeQueueFlows
         await PollTriesAsync(repo, config, ct);
 
         foreach (var pr in (await store.GetActivePullRequestsAsync(repo, ct)).Where(p => p.State == PullRequestState.Requested))
-            await InitiateAsync(repo, pr.Number, cause, ct);
+            await InitiateLockedAsync(repo, pr.Number, cause, ct);
 
-        foreach (var attempt in await store.GetActiveAttemptsAsync(repo, ct))
+        var attempts = await store.GetActiveAttemptsAsync(repo, ct);
+        foreach (var attempt in attempts)
         {
             // Earlier steps of this tick may have moved it on: read it again.
             var current = await store.GetAttemptAsync(attempt.Id, ct);
             if (current is null || !current.IsActive) continue;
-            switch (current.State)
+            if (current.State == MergeAttemptState.Testing)
             {
-                case MergeAttemptState.Constructing:
-                    var members = await MembersAsync(current, ct);
-                    current.Rebuild("found constructing: rebuilding", Now);
-                    await SaveAsync(new Changes { Attempts = { current } }, cause, ct);
-                    if (!await BuildAsync(current, members, config, cause, ct)) await ConstructAsync(current.Queue, cause, ct);
-                    break;
-                case MergeAttemptState.Testing:
-                    await TestAttemptAsync(current, config, cause, ct);
-                    break;
-                case MergeAttemptState.Success:
-                    await CompleteAttemptAsync(current, await MembersAsync(current, ct), config, cause, ct);
-                    break;
+                await TestAttemptAsync(current, config, cause, ct);
+            }
+            else if (current.State == MergeAttemptState.Constructing)
+            {
+                var ahead = current.AheadId is { } id ? await store.GetAttemptAsync(id, ct) : null;
+                if (current.AheadId is not null && ahead is not { IsInFlight: true, StagingSha: not null }) continue; // Advance gives it up
+                var members = await MembersAsync(current, ct);
+                current.Rebuild(Messages.RebuildingAfterCrash, Now);
+                await SaveAsync(new Changes { Attempts = { current } }, cause, ct);
+                await BuildAsync(current, members, ahead?.StagingSha, config, cause, ct);
             }
         }
 
@@ -71,7 +71,7 @@ public sealed partial class MergeQueueFlows
             .Concat((await store.GetActiveAttemptsAsync(repo, ct)).Select(a => a.Target))
             .Distinct(StringComparer.Ordinal);
         foreach (var target in targets)
-            await ConstructAsync(new QueueId(repo, target), cause, ct);
+            await AdvanceAsync(new QueueId(repo, target), cause, ct);
     }
 
     /// <summary>Poll's timeouts: a timed-out attempt takes its PRs with it, and a timed-out PR its attempt.</summary>
@@ -101,7 +101,7 @@ public sealed partial class MergeQueueFlows
             var limit = attempt.State switch
             {
                 MergeAttemptState.Constructing => t.Constructing,
-                MergeAttemptState.Testing => t.Testing,
+                MergeAttemptState.Testing or MergeAttemptState.Red => t.Testing,
                 MergeAttemptState.Success => t.Success,
                 _ => t.Split,
             };

@@ -38,8 +38,8 @@ public sealed partial class MergeQueueFlows
             await SaveAsync(new Changes { PullRequests = { pr } }, cause, ct);
             if (pr.State == PullRequestState.Queued)
             {
-                await ConstructAsync(new QueueId(repo, target), cause, ct);
-                return FlowResult.Ok($"queued for {target}");
+                await AdvanceAsync(new QueueId(repo, target), cause, ct);
+                return FlowResult.Ok(Messages.QueuedFor(target));
             }
             await ReportAsync(pr, ct);
             return FlowResult.Ok(pr.Reason!);
@@ -60,7 +60,7 @@ public sealed partial class MergeQueueFlows
     private async Task<FlowResult> RepeatRequestAsync(PullRequest existing, Ports.PullRequestInfo info, MergeRequest request, string target, Cause cause, CancellationToken ct)
     {
         if (existing.Target != target)
-            return FlowResult.Refused($"already queued for {existing.Target}; cancel it first to merge into {target}");
+            return FlowResult.Refused(Messages.RefusedQueuedElsewhere(existing.Target, target));
         if (existing.State is PullRequestState.Merging or PullRequestState.Split)
             return FlowResult.Refused(Messages.RefusedAlreadyMerging(existing.AttemptId));
         if (request.Priority is { } p && p != existing.Priority)
@@ -68,12 +68,12 @@ public sealed partial class MergeQueueFlows
             existing.Reprioritize(p, Now);
             await SaveAsync(new Changes { PullRequests = { existing } }, cause, ct);
             if (existing.State == PullRequestState.Queued)
-                await ConstructAsync(new QueueId(existing.Repo, existing.Target), cause, ct);
-            return FlowResult.Ok($"priority set to {p}");
+                await AdvanceAsync(new QueueId(existing.Repo, existing.Target), cause, ct);
+            return FlowResult.Ok(Messages.PrioritySet(p));
         }
         // Nothing to change: a repeated request re-checks readiness, as Initiate would.
-        await InitiateAsync(existing.Repo, existing.Number, cause, ct);
-        return FlowResult.Ok("already requested");
+        await InitiateLockedAsync(existing.Repo, existing.Number, cause, ct);
+        return FlowResult.Ok(Messages.AlreadyRequested);
     }
 
     /// <summary>Reads what readiness needs (only what the config asks for) and explains it.</summary>

@@ -9,9 +9,12 @@ namespace MergeQueue.Core.Flows;
 public sealed partial class MergeQueueFlows
 {
     /// <summary>
-    /// Test (seed 003): a check reported on a commit. If it is a TESTING attempt's staging commit,
-    /// read all its checks from GitHub (so lost or reordered webhooks do not matter) and decide:
-    /// any required check failed → bisect (or fail a lone PR); all passed → SUCCESS and Complete.
+    /// Test (seed 003): a check reported on a commit. If it is the staging commit of an attempt in
+    /// flight, read all its checks from GitHub (so lost or reordered webhooks do not matter) and
+    /// judge them (<see cref="QueuePlanner.Judge"/>): all required checks passed → SUCCESS; a
+    /// failure that reads like a flake, with retries left → rebuilt on the same tree and tested
+    /// again; any other failure → RED. Then one Advance step lands, blames or abandons as needed.
+    /// A result for an attempt no longer in flight (abandoned, superseded) is ignored.
     /// </summary>
     public Task TestAsync(RepoId repo, CommitSha sha, Cause cause, CancellationToken ct) =>
         Locked(repo, async () =>
@@ -21,28 +24,59 @@ public sealed partial class MergeQueueFlows
             var config = await configs.GetAsync(repo, ct);
             if (attempt is null || config is null) return;
             await TestAttemptAsync(attempt, config, cause, ct);
+            await AdvanceAsync(attempt.Queue, cause, ct);
         }, ct);
 
     private async Task TestAttemptAsync(MergeAttempt attempt, RepoConfig config, Cause cause, CancellationToken ct)
     {
-        var checks = (await github.GetChecksAsync(attempt.Repo, attempt.StagingSha!.Value, ct))
-            .GroupBy(c => c.Context, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.Last().State, StringComparer.Ordinal);
-        var failed = config.RequiredChecks.Where(c => checks.GetValueOrDefault(c) == CheckState.Failure).ToArray();
-        var passed = config.RequiredChecks.All(c => checks.TryGetValue(c, out var s) && s == CheckState.Success);
-        if (failed.Length == 0 && !passed) return; // still running
-
-        var members = await MembersAsync(attempt, ct);
-        if (passed)
+        var checks = await github.GetChecksAsync(attempt.Repo, attempt.StagingSha!.Value, ct);
+        var (verdict, failed) = QueuePlanner.Judge(checks, config, attempt);
+        switch (verdict)
         {
-            attempt.ChecksPassed(Now);
-            await SaveAsync(new Changes { Attempts = { attempt } }, cause, ct);
-            await CompleteAttemptAsync(attempt, members, config, cause, ct);
-            return;
+            case Verdict.Passed:
+                attempt.ChecksPassed(Now);
+                await SaveAsync(new Changes { Attempts = { attempt } }, cause, ct);
+                break;
+            case Verdict.Failed:
+                attempt.ChecksFailed(Messages.ChecksFailed(failed), Now);
+                await SaveAsync(new Changes { Attempts = { attempt } }, cause, ct);
+                break;
+            case Verdict.Flaky:
+                await RetryFlakeAsync(attempt, failed, checks, config, cause, ct);
+                break;
         }
+    }
 
-        var reason = Messages.ChecksFailed(failed);
-        attempt.ChecksFailed(reason, Now);
+    /// <summary>
+    /// A flake (seed 001): a new commit with the staging commit's tree and parents goes to the same
+    /// staging branch, so CI runs again on the same content. Attempts stacked on the old commit stay:
+    /// it has the same parents, so they still fast-forward from the target.
+    /// </summary>
+    private async Task RetryFlakeAsync(MergeAttempt attempt, IReadOnlyList<string> failed, IReadOnlyList<Check> checks, RepoConfig config, Cause cause, CancellationToken ct)
+    {
+        var staging = await github.GetCommitAsync(attempt.Repo, attempt.StagingSha!.Value, ct);
+        var again = await github.CreateCommitAsync(attempt.Repo, staging.TreeSha, staging.Parents, staging.Message, ct);
+        await github.ResetBranchAsync(attempt.Repo, config.StagingBranch(attempt.Target, attempt.Id), again, ct);
+        var why = checks.LastOrDefault(c => failed.Contains(c.Context) && c.State == CheckState.Failure)?.Description;
+        attempt.Retry(again, Messages.FlakeRetry(string.Join(", ", failed), why), Now);
+        var members = await MembersAsync(attempt, ct);
+        foreach (var pr in members) pr.Reason = Messages.TestingAgain(attempt.Id, attempt.FlakeRetries, why ?? "flake");
+        var changes = new Changes { Attempts = { attempt } };
+        changes.PullRequests.AddRange(members);
+        await SaveAsync(changes, cause, ct);
+        await ReportAllAsync(members, ct);
+    }
+
+    /// <summary>
+    /// Seed 003's failed test, once every attempt ahead has passed: a batch of one fails its PR, a
+    /// larger batch splits into two halves, SPLIT attempts the planner builds next (both at once
+    /// with <c>bisect: concurrent</c>, the second on the first).
+    /// </summary>
+    private async Task BlameAsync(MergeAttempt attempt, RepoConfig config, Cause cause, CancellationToken ct)
+    {
+        var reason = attempt.Reason ?? Messages.ChecksFailed(config.RequiredChecks);
+        var members = await MembersAsync(attempt, ct);
+        attempt.Blame(reason, Now);
         var changes = new Changes { Attempts = { attempt } };
         changes.PullRequests.AddRange(members);
         if (members.Count == 1)
@@ -62,7 +96,6 @@ public sealed partial class MergeQueueFlows
         await SaveAsync(changes, cause, ct);
         await DeleteAttemptBranchesAsync(attempt, config, ct);
         await ReportAllAsync(members, ct);
-        await ConstructAsync(attempt.Queue, cause, ct);
     }
 
     /// <summary>The PRs an attempt holds, in queue order.</summary>

@@ -5,14 +5,15 @@ namespace MergeQueue.Core.MergeAttempts;
 
 /// <summary>
 /// A merge attempt's life (seed 003's <c>merge_attempt</c> table): CONSTRUCTING, TESTING, SUCCESS and
-/// SPLIT are the seed's; the seed deletes finished attempts, we keep them in a terminal state.
+/// SPLIT are the seed's; RED is a failed run waiting for the attempts ahead of it before it is blamed
+/// (speculative attempts); the seed deletes finished attempts, we keep them in a terminal state.
 /// </summary>
-public enum MergeAttemptState { Constructing, Testing, Success, Split, Merged, Failed, Abandoned, TimedOut }
+public enum MergeAttemptState { Constructing, Testing, Success, Red, Split, Merged, Failed, Abandoned, TimedOut }
 
 /// <summary>One batch of pull requests built on one target commit and tested on one staging commit.</summary>
 public sealed class MergeAttempt
 {
-    private enum Trigger { Construct, Rebuild, Built, ChecksPassed, ChecksFailed, BatchChanged, Completed, TargetMoved, Empty, TimeOut }
+    private enum Trigger { Construct, Rebuild, Built, ChecksPassed, ChecksFailed, Retry, Blame, BatchChanged, Completed, TargetMoved, Abandon, Empty, TimeOut }
 
     /// <summary>Built on the first transition: rows that are only read never pay for it.</summary>
     private StateMachine<MergeAttemptState, Trigger>? _fsm;
@@ -37,7 +38,7 @@ public sealed class MergeAttempt
             Configure(_fsm);
             _fsm.OnTransitioned(t =>
             {
-                if (t.Source != t.Destination || t.Trigger == Trigger.Rebuild) StateChangedAt = _now;
+                if (t.Source != t.Destination || t.Trigger is Trigger.Rebuild or Trigger.Retry) StateChangedAt = _now;
             });
             _fsm.OnUnhandledTrigger((s, t) => throw new InvalidTransitionException($"attempt {Id}", s.ToString(), t.ToString()));
             return _fsm;
@@ -64,18 +65,31 @@ public sealed class MergeAttempt
             .Permit(Trigger.Built, MergeAttemptState.Testing)            // staging branch holds the batch
             .Permit(Trigger.BatchChanged, MergeAttemptState.Split)       // a PR left (Cancel)
             .Permit(Trigger.Empty, MergeAttemptState.Abandoned)          // every PR conflicted or left
+            .Permit(Trigger.Abandon, MergeAttemptState.Abandoned)        // the attempt it stacks on failed or left
+            .Permit(Trigger.TargetMoved, MergeAttemptState.Abandoned)
             .Permit(Trigger.TimeOut, MergeAttemptState.TimedOut);
 
         m.Configure(MergeAttemptState.Testing)
             .Permit(Trigger.ChecksPassed, MergeAttemptState.Success)     // Test: all required checks green
-            .Permit(Trigger.ChecksFailed, MergeAttemptState.Failed)      // Test: bisect or fail the lone PR
+            .Permit(Trigger.ChecksFailed, MergeAttemptState.Red)         // Test: a required check failed, not a flake
+            .PermitReentry(Trigger.Retry)                                // Test: a flake, rebuilt on the same tree
+            .Permit(Trigger.Completed, MergeAttemptState.Merged)         // Complete: landed inside a later attempt that passed
             .Permit(Trigger.BatchChanged, MergeAttemptState.Split)       // Cancel: the rest is rebuilt
             .Permit(Trigger.TargetMoved, MergeAttemptState.Abandoned)    // tested on a stale target: requeue
+            .Permit(Trigger.Abandon, MergeAttemptState.Abandoned)        // the attempt it stacks on failed or left
             .Permit(Trigger.TimeOut, MergeAttemptState.TimedOut);
 
         m.Configure(MergeAttemptState.Success)
             .Permit(Trigger.Completed, MergeAttemptState.Merged)         // Complete: target fast-forwarded
             .Permit(Trigger.TargetMoved, MergeAttemptState.Abandoned)    // Complete: fast-forward refused
+            .Permit(Trigger.Abandon, MergeAttemptState.Abandoned)
+            .Permit(Trigger.BatchChanged, MergeAttemptState.Split)
+            .Permit(Trigger.TimeOut, MergeAttemptState.TimedOut);
+
+        m.Configure(MergeAttemptState.Red)
+            .Permit(Trigger.Blame, MergeAttemptState.Failed)             // every attempt ahead passed: bisect or fail the lone PR
+            .Permit(Trigger.Abandon, MergeAttemptState.Abandoned)        // an attempt ahead failed: its PRs may be the cause
+            .Permit(Trigger.TargetMoved, MergeAttemptState.Abandoned)
             .Permit(Trigger.BatchChanged, MergeAttemptState.Split)
             .Permit(Trigger.TimeOut, MergeAttemptState.TimedOut);
     }
@@ -100,17 +114,32 @@ public sealed class MergeAttempt
     public CommitSha? StagingSha { get; set; }
     /// <summary>The attempt this one was split from (bisection and conflicts), for history.</summary>
     public AttemptId? ParentId { get; set; }
+    /// <summary>
+    /// The attempt ahead whose staging commit this one is built on (speculative attempts); null when it
+    /// is built on the target itself. It can land only once the attempt ahead has landed or passed.
+    /// </summary>
+    public AttemptId? AheadId { get; set; }
+    /// <summary>How many times its staging run was rebuilt on the same tree after a flake.</summary>
+    public int FlakeRetries { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset StateChangedAt { get; set; }
     public string? Reason { get; set; }
     public int Version { get; set; }
 
-    public bool IsActive => State is MergeAttemptState.Constructing or MergeAttemptState.Testing or MergeAttemptState.Success or MergeAttemptState.Split;
+    public bool IsActive => IsInFlight || State == MergeAttemptState.Split;
+
+    /// <summary>Built or being built, and not settled: it holds a place in the line of attempts.</summary>
+    public bool IsInFlight => State is MergeAttemptState.Constructing or MergeAttemptState.Testing or MergeAttemptState.Success or MergeAttemptState.Red;
 
     public IReadOnlyList<Transition> Transitions => _transitions;
     public void ClearTransitions() => _transitions.Clear();
 
-    public void Construct(DateTimeOffset now) => Fire(now, Trigger.Construct, null);
+    /// <summary>A split attempt is built again: whatever it was built on and as before is gone.</summary>
+    public void Construct(DateTimeOffset now)
+    {
+        Fire(now, Trigger.Construct, null);
+        (BaseSha, StagingSha, AheadId) = (null, null, null);
+    }
     public void Rebuild(string reason, DateTimeOffset now) => Fire(now, Trigger.Rebuild, reason);
 
     public void Built(CommitSha baseSha, CommitSha stagingSha, DateTimeOffset now)
@@ -122,8 +151,19 @@ public sealed class MergeAttempt
 
     public void ChecksPassed(DateTimeOffset now) => Fire(now, Trigger.ChecksPassed, null);
     public void ChecksFailed(string reason, DateTimeOffset now) => Fire(now, Trigger.ChecksFailed, reason);
+
+    /// <summary>A flake: the staging branch now holds <paramref name="stagingSha"/>, a new commit with the same tree and parents.</summary>
+    public void Retry(CommitSha stagingSha, string reason, DateTimeOffset now)
+    {
+        Fire(now, Trigger.Retry, reason);
+        StagingSha = stagingSha;
+        FlakeRetries++;
+    }
+
+    public void Blame(string reason, DateTimeOffset now) => Fire(now, Trigger.Blame, reason);
+    public void Abandon(string reason, DateTimeOffset now) => Fire(now, Trigger.Abandon, reason);
     public void BatchChanged(string reason, DateTimeOffset now) => Fire(now, Trigger.BatchChanged, reason);
-    public void Completed(DateTimeOffset now) => Fire(now, Trigger.Completed, null);
+    public void Completed(DateTimeOffset now, string? reason = null) => Fire(now, Trigger.Completed, reason);
     public void TargetMoved(string reason, DateTimeOffset now) => Fire(now, Trigger.TargetMoved, reason);
     public void Empty(string reason, DateTimeOffset now) => Fire(now, Trigger.Empty, reason);
     public void TimeOut(string reason, DateTimeOffset now) => Fire(now, Trigger.TimeOut, reason);

@@ -133,6 +133,11 @@ public sealed class PullRequest
     /// the PR. Null for merge and octopus, whose history holds the PR head itself.
     /// </summary>
     public CommitSha? LandedSha { get; set; }
+    /// <summary>
+    /// Queued but held back by a rule that may clear (a blocking label, made draft) when Construct last
+    /// looked; <see cref="Reason"/> says why. Construct looks again each time it plans a batch.
+    /// </summary>
+    public bool Held { get; set; }
     /// <summary>Optimistic concurrency: the store refuses a save whose version is stale.</summary>
     public int Version { get; set; }
 
@@ -150,7 +155,11 @@ public sealed class PullRequest
         QueuedAt ??= now;
     }
 
-    public void Batch(AttemptId attempt, DateTimeOffset now) => Fire(now, Trigger.Batch, $"attempt {attempt}", () => Fsm.Machine.Fire(Fsm.Batch, attempt));
+    public void Batch(AttemptId attempt, DateTimeOffset now)
+    {
+        Fire(now, Trigger.Batch, $"attempt {attempt}", () => Fsm.Machine.Fire(Fsm.Batch, attempt));
+        Held = false;
+    }
     public void Split(AttemptId attempt, string reason, DateTimeOffset now) => Fire(now, Trigger.Split, reason, () => Fsm.Machine.Fire(Fsm.Split, attempt));
     public void Requeue(string reason, DateTimeOffset now) => Fire(now, Trigger.Requeue, reason, () => Fsm.Machine.Fire(Trigger.Requeue));
     public void MarkMerged(CommitSha mergedSha, string reason, DateTimeOffset now)

@@ -144,9 +144,9 @@ public sealed class DashboardReader(
             var queuePrs = prs.Where(p => p.Target == target).ToList();
             var queueAttempts = attempts.Where(a => a.Queue.Target == target).ToList();
             // Without the config (not loaded since the last start) the planner cannot run; a freeze is known anyway.
-            var decision = config is not null ? BatchPlanner.Plan(queuePrs, queueAttempts, config, now, freeze is not null)
-                : freeze is not null ? new BatchDecision.Frozen() : null;
-            var ordered = BatchPlanner.Ordered(queuePrs);
+            var decision = config is not null ? QueuePlanner.Next(new QueueState(queuePrs, queueAttempts, config, now, freeze is not null))
+                : freeze is not null ? new QueueDecision.Wait("frozen") : null;
+            var ordered = QueuePlanner.Ordered(queuePrs);
             var entries = new List<QueueEntry>();
             for (var i = 0; i < ordered.Count; i++)
                 entries.Add(new QueueEntry(i + 1, ordered[i], now - (ordered[i].QueuedAt ?? ordered[i].StateChangedAt), WhyQueued(i, ordered[i], decision, config)));
@@ -154,9 +154,10 @@ public sealed class DashboardReader(
                 entries.Add(new QueueEntry(null, pr, now - pr.RequestedAt, WhyActive(pr)));
 
             var running = new List<AttemptView>();
-            foreach (var attempt in records.Where(a => a.Target == target))
+            // In line order: each attempt after the one it is built on.
+            foreach (var attempt in records.Where(a => a.Target == target).OrderBy(a => Depth(a, queueAttempts)).ThenBy(a => a.Id))
                 running.Add(new AttemptView(attempt, members[attempt.Id].ToList(), attempt.StagingSha is null ? null : await ChecksAsync(repo, attempt.StagingSha, ct)));
-            views.Add(new TargetView(target, freeze, Describe(decision, config), entries, running) { BatchStartsAt = (decision as BatchDecision.WaitUntil)?.When });
+            views.Add(new TargetView(target, freeze, Describe(decision, config), entries, running) { BatchStartsAt = (decision as QueueDecision.Wait)?.Until });
         }
 
         return new RepoModel(now, repo, config, views, await queries.RecentFinishedAsync(repo, 20, ct),
@@ -294,17 +295,31 @@ public sealed class DashboardReader(
         return lines;
     }
 
-    private static string WhyQueued(int index, PullRequest pr, BatchDecision? decision, RepoConfig? config) => decision switch
+    private static string WhyQueued(int index, PullRequest pr, QueueDecision? decision, RepoConfig? config) => decision switch
     {
-        BatchDecision.Busy busy => $"waits for attempt {busy.Running.Id} ({busy.Running.State}) to finish",
-        BatchDecision.Frozen => "the target is frozen: no new attempt starts",
-        BatchDecision.WaitUntil wait => $"batch delay: the next batch starts at {Format(wait.When)}",
-        BatchDecision.BuildSplit => "waits for a split attempt to be rebuilt first",
-        BatchDecision.NewBatch batch when batch.PullRequests.Any(p => p.Number == pr.Number) => "goes into the next batch",
-        BatchDecision.NewBatch => $"behind a full batch (max_batch_size {config?.MaxBatchSize})",
+        _ when pr.Held => pr.Reason ?? "held back",
+        QueueDecision.Wait { Why: "frozen" } => "the target is frozen: no new attempt starts",
+        QueueDecision.Wait { Until: { } at } => $"batch delay: the next batch starts at {Format(at)}",
+        QueueDecision.Wait wait => $"waits: {wait.Why}",
+        QueueDecision.Start { Split: { } split } => $"waits for split attempt {split.Id} to be built first",
+        QueueDecision.Start start when start.PullRequests.Any(p => p.Number == pr.Number) => "goes into the next batch",
+        QueueDecision.Start => $"behind a full batch (max_batch_size {config?.MaxBatchSize})",
         null => pr.Reason ?? "queued (the repository's config is not loaded yet)",
         _ => pr.Reason ?? "queued",
     };
+
+    /// <summary>How many attempts in flight this one is stacked on: 0 for the head of a line.</summary>
+    private static int Depth(AttemptRecord record, IReadOnlyCollection<MergeAttempt> attempts)
+    {
+        var depth = 0;
+        var ahead = attempts.FirstOrDefault(a => a.Id.Value == record.Id)?.AheadId;
+        while (ahead is { } id && attempts.FirstOrDefault(a => a.Id == id) is { } a)
+        {
+            depth++;
+            ahead = a.AheadId;
+        }
+        return depth;
+    }
 
     private static string WhyActive(PullRequest pr) => pr.State switch
     {
@@ -314,16 +329,19 @@ public sealed class DashboardReader(
         _ => pr.Reason ?? pr.State.ToString(),
     };
 
-    private static string Describe(BatchDecision? decision, RepoConfig? config) => decision switch
+    private static string Describe(QueueDecision? decision, RepoConfig? config) => decision switch
     {
         null => "config not loaded yet (it loads with the repository's next delivery)",
-        BatchDecision.Busy busy => $"attempt {busy.Running.Id} is {busy.Running.State.ToString().ToLowerInvariant()}",
-        BatchDecision.Idle => "idle: nothing queued",
-        BatchDecision.Frozen => "frozen: no new attempt starts",
-        BatchDecision.WaitUntil wait => $"next batch at {Format(wait.When)} (batch_delay {config?.BatchDelay})",
-        BatchDecision.RemoveEmpty => "retiring an empty split attempt",
-        BatchDecision.BuildSplit split => $"next: rebuild split attempt {split.Attempt.Id}",
-        BatchDecision.NewBatch batch => $"next batch: {string.Join(", ", batch.PullRequests.Select(p => "#" + p.Number))}",
+        QueueDecision.Wait { Why: "nothing queued" } => "idle: nothing queued",
+        QueueDecision.Wait { Why: "frozen" } => "frozen: no new attempt starts",
+        QueueDecision.Wait { Until: { } at } => $"next batch at {Format(at)} (batch_delay {config?.BatchDelay})",
+        QueueDecision.Wait wait => wait.Why,
+        QueueDecision.RemoveEmpty => "retiring an empty split attempt",
+        QueueDecision.Abandon abandon => $"next: give up attempt {abandon.Attempt.Id} ({abandon.Reason})",
+        QueueDecision.Land land => $"next: land attempt {land.Attempt.Id}",
+        QueueDecision.Blame blame => $"next: bisect attempt {blame.Attempt.Id}",
+        QueueDecision.Start { Split: { } split } => $"next: build split attempt {split.Id}",
+        QueueDecision.Start start => $"next batch: {string.Join(", ", start.PullRequests.Select(p => "#" + p.Number))}",
         _ => decision.GetType().Name,
     };
 

@@ -147,6 +147,7 @@ public sealed class InMemoryQueueStore : IQueueStore
             p.Id, p.Repo, p.Number, p.Target, p.HeadSha, p.State, p.AttemptId, p.Priority, p.RequestedAt, p.StateChangedAt,
             p.QueuedAt, p.RequestedBy, p.Title, p.Author, p.Reason, p.MergedSha, p.Version);
         copy.LandedSha = p.LandedSha;
+        copy.Held = p.Held;
         return copy;
     }
 
@@ -155,6 +156,8 @@ public sealed class InMemoryQueueStore : IQueueStore
         BaseSha = a.BaseSha,
         StagingSha = a.StagingSha,
         ParentId = a.ParentId,
+        AheadId = a.AheadId,
+        FlakeRetries = a.FlakeRetries,
         StateChangedAt = a.StateChangedAt,
         Reason = a.Reason,
         Version = a.Version,

@@ -18,6 +18,9 @@ public class MergeAttemptTransitionTests
             case "Built": a.Built(new CommitSha("ba5e000"), new CommitSha("57a9000"), at); break;
             case "ChecksPassed": a.ChecksPassed(at); break;
             case "ChecksFailed": a.ChecksFailed("ci failed", at); break;
+            case "Retry": a.Retry(new CommitSha("7e7e7e7"), "network error", at); break;
+            case "Blame": a.Blame("ci failed", at); break;
+            case "Abandon": a.Abandon("ahead failed", at); break;
             case "BatchChanged": a.BatchChanged("left", at); break;
             case "Completed": a.Completed(at); break;
             case "TargetMoved": a.TargetMoved("moved", at); break;
@@ -28,7 +31,7 @@ public class MergeAttemptTransitionTests
     }
 
     private static readonly string[] Triggers =
-        ["Construct", "Rebuild", "Built", "ChecksPassed", "ChecksFailed", "BatchChanged", "Completed", "TargetMoved", "Empty", "TimeOut"];
+        ["Construct", "Rebuild", "Built", "ChecksPassed", "ChecksFailed", "Retry", "Blame", "BatchChanged", "Completed", "TargetMoved", "Abandon", "Empty", "TimeOut"];
 
     // The spec: every permitted (state, trigger) and where it leads. Everything else is refused.
     private static readonly Dictionary<(MergeAttemptState, string), MergeAttemptState> Permitted = new()
@@ -40,16 +43,27 @@ public class MergeAttemptTransitionTests
         [(MergeAttemptState.Constructing, "Built")] = MergeAttemptState.Testing,
         [(MergeAttemptState.Constructing, "BatchChanged")] = MergeAttemptState.Split,
         [(MergeAttemptState.Constructing, "Empty")] = MergeAttemptState.Abandoned,
+        [(MergeAttemptState.Constructing, "Abandon")] = MergeAttemptState.Abandoned,
+        [(MergeAttemptState.Constructing, "TargetMoved")] = MergeAttemptState.Abandoned,
         [(MergeAttemptState.Constructing, "TimeOut")] = MergeAttemptState.TimedOut,
         [(MergeAttemptState.Testing, "ChecksPassed")] = MergeAttemptState.Success,
-        [(MergeAttemptState.Testing, "ChecksFailed")] = MergeAttemptState.Failed,
+        [(MergeAttemptState.Testing, "ChecksFailed")] = MergeAttemptState.Red,
+        [(MergeAttemptState.Testing, "Retry")] = MergeAttemptState.Testing,
+        [(MergeAttemptState.Testing, "Completed")] = MergeAttemptState.Merged,
         [(MergeAttemptState.Testing, "BatchChanged")] = MergeAttemptState.Split,
         [(MergeAttemptState.Testing, "TargetMoved")] = MergeAttemptState.Abandoned,
+        [(MergeAttemptState.Testing, "Abandon")] = MergeAttemptState.Abandoned,
         [(MergeAttemptState.Testing, "TimeOut")] = MergeAttemptState.TimedOut,
         [(MergeAttemptState.Success, "Completed")] = MergeAttemptState.Merged,
         [(MergeAttemptState.Success, "TargetMoved")] = MergeAttemptState.Abandoned,
+        [(MergeAttemptState.Success, "Abandon")] = MergeAttemptState.Abandoned,
         [(MergeAttemptState.Success, "BatchChanged")] = MergeAttemptState.Split,
         [(MergeAttemptState.Success, "TimeOut")] = MergeAttemptState.TimedOut,
+        [(MergeAttemptState.Red, "Blame")] = MergeAttemptState.Failed,
+        [(MergeAttemptState.Red, "Abandon")] = MergeAttemptState.Abandoned,
+        [(MergeAttemptState.Red, "TargetMoved")] = MergeAttemptState.Abandoned,
+        [(MergeAttemptState.Red, "BatchChanged")] = MergeAttemptState.Split,
+        [(MergeAttemptState.Red, "TimeOut")] = MergeAttemptState.TimedOut,
     };
 
     private static IEnumerable<TestCaseData> AllPairs() =>
@@ -75,7 +89,7 @@ public class MergeAttemptTransitionTests
         fire();
         attempt.State.ToString().Should().Be(expected);
         attempt.Transitions.Should().ContainSingle().Which.From.Should().Be(from.ToString());
-        attempt.StateChangedAt.Should().Be(at, "every transition, including a rebuild, restarts the state's timeout");
+        attempt.StateChangedAt.Should().Be(at, "every transition, including a rebuild or a flake retry, restarts the state's timeout");
     }
 
     [Test]
@@ -85,6 +99,30 @@ public class MergeAttemptTransitionTests
         attempt.Built(new CommitSha("ba5e000"), new CommitSha("57a9000"), T0);
         attempt.BaseSha.Should().Be(new CommitSha("ba5e000"));
         attempt.StagingSha.Should().Be(new CommitSha("57a9000"));
+    }
+
+    [Test]
+    public void Retry_PutsTheNewStagingCommitInPlaceAndCountsTheRetry()
+    {
+        var attempt = In(MergeAttemptState.Testing);
+        attempt.Retry(new CommitSha("7e7e7e7"), "ci failed like a flake", T0.AddMinutes(30));
+        attempt.Retry(new CommitSha("8e8e8e8"), "ci failed like a flake", T0.AddMinutes(60));
+
+        attempt.StagingSha.Should().Be(new CommitSha("8e8e8e8"));
+        attempt.FlakeRetries.Should().Be(2);
+        attempt.Transitions.Select(t => t.Trigger).Should().Equal("Retry", "Retry");
+    }
+
+    [Test]
+    public void Construct_ForgetsWhatASplitAttemptWasBuiltOnBefore()
+    {
+        var attempt = In(MergeAttemptState.Split);
+        attempt.AheadId = new AttemptId(9);
+        attempt.BaseSha = new CommitSha("ba5e000");
+
+        attempt.Construct(T0);
+
+        (attempt.AheadId, attempt.BaseSha, attempt.StagingSha).Should().Be((null, null, null));
     }
 
     [Test]

@@ -1,0 +1,157 @@
+using MergeQueue.Core.Config;
+using MergeQueue.Core.MergeAttempts;
+using MergeQueue.Core.Ports;
+using MergeQueue.Core.PullRequests;
+
+namespace MergeQueue.Core.Queue;
+
+/// <summary>One queue as the planner sees it: its active rows, the config and the time.</summary>
+/// <param name="Skip">PRs this step already found must wait (held back): left out of new batches.</param>
+public sealed record QueueState(
+    IReadOnlyCollection<PullRequest> PullRequests,
+    IReadOnlyCollection<MergeAttempt> Attempts,
+    RepoConfig Config,
+    DateTimeOffset Now,
+    bool Frozen = false,
+    IReadOnlySet<int>? Skip = null);
+
+/// <summary>What the queue does next; the flows carry it out through the ports.</summary>
+public abstract record QueueDecision
+{
+    /// <summary>Nothing to do until something happens, or until <see cref="Until"/> (the batch delay).</summary>
+    public sealed record Wait(string Why, DateTimeOffset? Until = null) : QueueDecision;
+
+    /// <summary>A split attempt left without PRs: retire it.</summary>
+    public sealed record RemoveEmpty(MergeAttempt Attempt) : QueueDecision;
+
+    /// <summary>
+    /// The attempt stacks on one that failed, left the line, or landed on another commit: give it up
+    /// and queue its PRs again (at their old place).
+    /// </summary>
+    public sealed record Abandon(MergeAttempt Attempt, string Reason) : QueueDecision;
+
+    /// <summary>
+    /// Complete: fast-forward the target to <see cref="Attempt"/>'s staging commit, which passed.
+    /// <see cref="Covered"/> are the attempts ahead of it, still testing: its commit holds theirs, so
+    /// they land with it.
+    /// </summary>
+    public sealed record Land(MergeAttempt Attempt, IReadOnlyList<MergeAttempt> Covered) : QueueDecision;
+
+    /// <summary>A red attempt with nothing ahead of it: its own PRs are to blame (bisect, or fail the lone PR).</summary>
+    public sealed record Blame(MergeAttempt Attempt) : QueueDecision;
+
+    /// <summary>
+    /// Construct: build an attempt of these PRs (a waiting split attempt, or a new batch when
+    /// <see cref="Split"/> is null) on <see cref="Ahead"/>'s staging commit, or on the target.
+    /// </summary>
+    public sealed record Start(MergeAttempt? Split, IReadOnlyList<PullRequest> PullRequests, MergeAttempt? Ahead) : QueueDecision;
+}
+
+/// <summary>What a staging run's checks say.</summary>
+public enum Verdict { Pending, Passed, Failed, Flaky }
+
+/// <summary>
+/// The queue's one decision maker: a pure function of the queue's rows, the config and the time.
+/// Attempts stand in a line per target: each in flight is built on the target (the head of a
+/// line) or on the staging commit of the attempt ahead of it (<see cref="MergeAttempt.AheadId"/>),
+/// at most <c>parallel_attempts</c> at once. Rules, first that applies wins:
+/// <list type="number">
+/// <item>a split attempt without PRs is removed;</item>
+/// <item>an attempt whose attempt ahead is red or no longer in flight is abandoned;</item>
+/// <item>the deepest attempt that passed, with nothing red ahead of it, lands (Complete);</item>
+/// <item>a red attempt at the head of a line is blamed;</item>
+/// <item>while fewer than <c>parallel_attempts</c> are in flight and the target is not frozen: a
+///   waiting split attempt starts (with <c>bisect: serial</c> only when nothing else is in flight),
+///   else a batch of queued PRs (priority, then FIFO; at most <c>max_batch_size</c>) once the oldest
+///   has waited <c>batch_delay</c>, stacked on the last attempt in line.</item>
+/// </list>
+/// </summary>
+public static class QueuePlanner
+{
+    public static QueueDecision Next(QueueState state)
+    {
+        var config = state.Config;
+        var attempts = state.Attempts.OrderBy(a => a.Id.Value).ToArray();
+        var inFlight = attempts.Where(a => a.IsInFlight).ToArray();
+        var byId = inFlight.ToDictionary(a => a.Id);
+
+        foreach (var split in attempts.Where(a => a.State == MergeAttemptState.Split))
+            if (!Members(state, split).Any()) return new QueueDecision.RemoveEmpty(split);
+
+        foreach (var a in inFlight)
+        {
+            if (a.AheadId is not { } aheadId) continue;
+            if (!byId.TryGetValue(aheadId, out var ahead)) return new QueueDecision.Abandon(a, Messages.AbandonedAheadLeft(aheadId));
+            if (ahead.State == MergeAttemptState.Red) return new QueueDecision.Abandon(a, Messages.AbandonedAheadFailed(aheadId));
+        }
+
+        foreach (var head in inFlight.Where(a => a.AheadId is null))
+        {
+            var line = Line(head, inFlight);
+            var reds = line.TakeWhile(a => a.State != MergeAttemptState.Red).Count();
+            var landing = line.Take(reds).LastOrDefault(a => a.State == MergeAttemptState.Success);
+            if (landing is not null)
+                return new QueueDecision.Land(landing, line.TakeWhile(a => a != landing).ToArray());
+            if (head.State == MergeAttemptState.Red) return new QueueDecision.Blame(head);
+        }
+
+        if (state.Frozen) return new QueueDecision.Wait("frozen");
+        if (inFlight.Length >= config.ParallelAttempts) return new QueueDecision.Wait($"{inFlight.Length} of {config.ParallelAttempts} attempts in flight");
+        var tip = inFlight.Where(a => inFlight.All(b => b.AheadId != a.Id)).LastOrDefault();
+        if (tip is { State: not (MergeAttemptState.Testing or MergeAttemptState.Success) })
+            return new QueueDecision.Wait($"attempt {tip.Id} is {tip.State.ToString().ToUpperInvariant()}");
+
+        var waitingSplit = attempts.FirstOrDefault(a => a.State == MergeAttemptState.Split);
+        if (waitingSplit is not null)
+        {
+            if (config.Bisect == BisectMode.Serial && inFlight.Length > 0) return new QueueDecision.Wait($"split attempt {waitingSplit.Id} waits for the line to clear");
+            return new QueueDecision.Start(waitingSplit, Members(state, waitingSplit).ToArray(), tip);
+        }
+
+        var queued = Ordered(state.PullRequests).Where(p => state.Skip?.Contains(p.Number) != true).ToArray();
+        if (queued.Length == 0) return new QueueDecision.Wait("nothing queued");
+        var oldest = queued.Min(p => p.QueuedAt ?? p.StateChangedAt);
+        if (state.Now - oldest < config.BatchDelay) return new QueueDecision.Wait("batch delay", oldest + config.BatchDelay);
+        return new QueueDecision.Start(null, queued.Take(config.MaxBatchSize).ToArray(), tip);
+    }
+
+    /// <summary>The attempt and those stacked on it, in order.</summary>
+    public static IReadOnlyList<MergeAttempt> Line(MergeAttempt head, IReadOnlyCollection<MergeAttempt> inFlight)
+    {
+        var line = new List<MergeAttempt> { head };
+        while (inFlight.FirstOrDefault(a => a.AheadId == line[^1].Id) is { } next) line.Add(next);
+        return line;
+    }
+
+    /// <summary>
+    /// Test: what the staging commit's checks say. A failure is a flake when every failed required
+    /// check's description matches one of <c>flaky_patterns</c> (case-insensitive) and the attempt
+    /// has retries left; a real failure is never retried.
+    /// </summary>
+    public static (Verdict Verdict, IReadOnlyList<string> Failed) Judge(IReadOnlyList<Check> checks, RepoConfig config, MergeAttempt attempt)
+    {
+        var latest = checks.GroupBy(c => c.Context, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
+        var failed = config.RequiredChecks.Where(c => latest.GetValueOrDefault(c)?.State == CheckState.Failure).ToArray();
+        if (failed.Length > 0)
+        {
+            var flaky = attempt.FlakeRetries < config.FlakyRetries
+                && failed.All(c => IsFlake(latest[c].Description, config.FlakyPatterns));
+            return (flaky ? Verdict.Flaky : Verdict.Failed, failed);
+        }
+        var passed = config.RequiredChecks.All(c => latest.GetValueOrDefault(c)?.State == CheckState.Success);
+        return (passed ? Verdict.Passed : Verdict.Pending, []);
+    }
+
+    public static bool IsFlake(string? description, IReadOnlyList<string> patterns) =>
+        description is not null && patterns.Any(p => description.Contains(p, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The PRs of a split attempt, in queue order.</summary>
+    public static IEnumerable<PullRequest> Members(QueueState state, MergeAttempt attempt) =>
+        state.PullRequests.Where(p => p.AttemptId == attempt.Id && p.IsActive).OrderBy(QueueOrder);
+
+    /// <summary>Queued PRs in batching order: priority, then FIFO; position 1 goes first.</summary>
+    public static IReadOnlyList<PullRequest> Ordered(IEnumerable<PullRequest> pullRequests) =>
+        pullRequests.Where(p => p.State == PullRequestState.Queued).OrderBy(QueueOrder).ToArray();
+
+    private static (int, DateTimeOffset, int) QueueOrder(PullRequest p) => (-p.Priority, p.QueuedAt ?? p.StateChangedAt, p.Number);
+}
