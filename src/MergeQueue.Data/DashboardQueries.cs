@@ -23,6 +23,10 @@ public sealed record AuditFilter
 {
     public RepoId? Repo { get; init; }
     public int? PullRequest { get; init; }
+    /// <summary>Rows about these attempts (their own transitions carry no PR number).</summary>
+    public IReadOnlyCollection<long>? Attempts { get; init; }
+    /// <summary>A transition's trigger (e.g. Retry).</summary>
+    public string? Trigger { get; init; }
     /// <summary>"transition", "github", or a flow's own kind.</summary>
     public string? Kind { get; init; }
     /// <summary>A state a transition went to (e.g. Merged).</summary>
@@ -156,6 +160,8 @@ public sealed class DashboardQueries(SqliteDatabase database)
         var where = new List<string>();
         if (filter.Repo is not null) where.Add("owner = @Owner AND repo = @Repo");
         if (filter.PullRequest is not null) where.Add("pr_number = @Pr");
+        if (filter.Attempts is not null) where.Add("attempt_id IN @Attempts");
+        if (filter.Trigger is not null) where.Add("trigger = @Trigger");
         if (filter.Kind is not null) where.Add("kind = @Kind");
         if (filter.ToState is not null) where.Add("to_state = @ToState");
         if (filter.Actor is not null) where.Add("actor = @Actor COLLATE NOCASE");
@@ -170,6 +176,8 @@ public sealed class DashboardQueries(SqliteDatabase database)
             filter.Repo?.Owner,
             Repo = filter.Repo?.Name,
             Pr = filter.PullRequest,
+            filter.Attempts,
+            filter.Trigger,
             filter.Kind,
             filter.ToState,
             filter.Actor,

@@ -17,7 +17,8 @@ public sealed class QueueTester : IRepoConfigs
 
     public QueueTester(RepoConfig? config = null)
     {
-        Config = config ?? new RepoConfig { BatchDelay = TimeSpan.FromMinutes(1), RequiredApprovals = 1 };
+        // The flow tests were written for one attempt at a time and serial halving; tests of the speculative engine say so.
+        Config = config ?? new RepoConfig { BatchDelay = TimeSpan.FromMinutes(1), RequiredApprovals = 1, Bisect = BisectMode.Serial };
         Flows = new MergeQueueFlows(GitHub, Store, this, Clock, new FlowOptions { PublicUrl = "http://mq.test" }, NullLogger<MergeQueueFlows>.Instance);
     }
 

@@ -62,6 +62,43 @@ public class ProcessTests
     }
 
     [Test]
+    [CancelAfter(180_000)]
+    public async Task Service_KilledWithThreeAttemptsInFlight_RestartsAndMergesEachOnce(CancellationToken ct)
+    {
+        const string config = FastConfig + "\nmax_batch_size: 1\nparallel_attempts: 3\n";
+        await using var t = await ServiceTester.StartAsync(config, new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 4000)]), startService: false);
+        var port = ServiceProcess.FreePort();
+        var settings = t.Settings(new Dictionary<string, string?> { ["MergeQueue:Poller:Interval"] = "00:00:01" });
+        await t.Control.RegisterHookAsync($"http://127.0.0.1:{port}/webhooks/github", ServiceTester.Secret, ct: ct);
+        var prs = new[] { await t.OpenPrAsync(), await t.OpenPrAsync(), await t.OpenPrAsync() };
+        foreach (var n in prs) await t.ApproveAsync(n);
+
+        var first = ServiceProcess.Start([ServiceProcess.ServiceDll], settings, port);
+        await first.WaitUntilHealthyAsync();
+        foreach (var n in prs) await t.MergeAsync(n);
+        await SimulatorClient.WaitUntilAsync(async c =>
+        {
+            foreach (var n in prs)
+                if ((await t.QueueStatusAsync(n))?.Description?.StartsWith("Testing in attempt", StringComparison.Ordinal) != true) return false;
+            return true;
+        }, TimeSpan.FromSeconds(60), ct);
+        first.Kill();
+        await first.DisposeAsync();
+
+        await using var second = ServiceProcess.Start([ServiceProcess.ServiceDll], settings, port);
+        await second.WaitUntilHealthyAsync();
+        await SimulatorClient.WaitUntilAsync(async c => await t.AllClosedAsync(prs), TimeSpan.FromSeconds(90), ct);
+
+        foreach (var n in prs)
+        {
+            (await t.PrAsync(n)).Merged.Should().BeTrue($"PR #{n}");
+            var statuses = (await t.Control.ChecksAsync(ServiceTester.Repo, (await t.PrAsync(n)).HeadSha, ct)).Statuses;
+            statuses.Count(s => s.Context == "mergequeue" && s.State == "success").Should().Be(1, $"PR #{n} merged once");
+        }
+        await t.AssertTargetOnlyMovedToGreenAsync();
+    }
+
+    [Test]
     [CancelAfter(120_000)]
     public async Task Service_WithoutAWebhookSecret_RefusesToStartAndSaysWhy(CancellationToken ct)
     {

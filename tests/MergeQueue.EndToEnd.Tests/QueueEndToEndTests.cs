@@ -45,7 +45,7 @@ public class QueueEndToEndTests
     [Test]
     public async Task BatchOfFour_OneFailing_BisectsMergesThreeAndReportsTheCulprit()
     {
-        await using var t = await ServiceTester.StartAsync();
+        await using var t = await ServiceTester.StartAsync(ServiceTester.DefaultConfig + "\nbisect: serial\n");
         var prs = new List<int>();
         for (var i = 0; i < 4; i++)
             prs.Add(await t.OpenPrAsync(i == 2 ? new Dictionary<string, string?> { ["FAIL"] = "x" } : null));

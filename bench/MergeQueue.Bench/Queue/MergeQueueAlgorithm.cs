@@ -24,7 +24,7 @@ public sealed class MergeQueueAlgorithm : QueueAlgorithm
     {
         _pollInterval = pollInterval;
         _github = new BenchGitHub(run, config);
-        _flows = new MergeQueueFlows(_github, new InMemoryQueueStore(), new FixedConfig(config), run.Sim.Clock, new FlowOptions(), NullLogger<MergeQueueFlows>.Instance);
+        _flows = new MergeQueueFlows(_github, Store, new FixedConfig(config), run.Sim.Clock, new FlowOptions(), NullLogger<MergeQueueFlows>.Instance);
         // GitHub's deliveries, handled as the service's DeliveryHandler does.
         _github.ChecksChanged = async sha =>
         {
@@ -39,6 +39,9 @@ public sealed class MergeQueueAlgorithm : QueueAlgorithm
     }
 
     public BenchGitHub GitHub => _github;
+
+    /// <summary>The queue's rows and event log, for a look at what the engine did.</summary>
+    public InMemoryQueueStore Store { get; } = new();
 
     public override (int Reads, int Writes)? ApiCalls => (_github.Reads, _github.Writes);
 

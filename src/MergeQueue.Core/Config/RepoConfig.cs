@@ -35,6 +35,8 @@ public sealed record RepoConfig
     public bool QueueOnApproval { get; init; }
     public TimeSpan BatchDelay { get; init; } = TimeSpan.FromMinutes(10);
     public int MaxBatchSize { get; init; } = 8;
+    /// <summary>A batch also starts, before <see cref="BatchDelay"/> has passed, once this many PRs wait; 0: only the delay counts.</summary>
+    public int BatchMinSize { get; init; }
     public bool Comments { get; init; }
     public string BranchPrefix { get; init; } = "mergequeue";
     public IReadOnlyList<string> RequiredLabels { get; init; } = [];

@@ -58,6 +58,7 @@ public static class RepoConfigParser
                     "queue_on_approval" => config with { QueueOnApproval = Bool(key, value) },
                     "batch_delay" => config with { BatchDelay = Duration(key, value) },
                     "max_batch_size" => config with { MaxBatchSize = Int(key, value, min: 1) },
+                    "batch_min_size" => config with { BatchMinSize = Int(key, value, min: 0) },
                     "comments" => config with { Comments = Bool(key, value) },
                     "branch_prefix" => config with { BranchPrefix = BranchPrefix(key, value) },
                     "required_labels" => config with { RequiredLabels = List(key, value) },

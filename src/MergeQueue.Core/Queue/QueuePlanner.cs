@@ -61,9 +61,10 @@ public enum Verdict { Pending, Passed, Failed, Flaky }
 /// <item>the deepest attempt that passed, with nothing red ahead of it, lands (Complete);</item>
 /// <item>a red attempt at the head of a line is blamed;</item>
 /// <item>while fewer than <c>parallel_attempts</c> are in flight and the target is not frozen: a
-///   waiting split attempt starts (with <c>bisect: serial</c> only when nothing else is in flight),
+///   waiting split attempt starts (with <c>bisect: serial</c> only when nothing else is in flight;
+///   with <c>concurrent</c> both halves run at once, whatever <c>parallel_attempts</c> says),
 ///   else a batch of queued PRs (priority, then FIFO; at most <c>max_batch_size</c>) once the oldest
-///   has waited <c>batch_delay</c>, stacked on the last attempt in line.</item>
+///   has waited <c>batch_delay</c> or <c>batch_min_size</c> PRs wait, stacked on the last attempt in line.</item>
 /// </list>
 /// </summary>
 public static class QueuePlanner
@@ -96,12 +97,14 @@ public static class QueuePlanner
         }
 
         if (state.Frozen) return new QueueDecision.Wait("frozen");
-        if (inFlight.Length >= config.ParallelAttempts) return new QueueDecision.Wait($"{inFlight.Length} of {config.ParallelAttempts} attempts in flight");
+        var waitingSplit = attempts.FirstOrDefault(a => a.State == MergeAttemptState.Split);
+        // Concurrent bisection tests both halves at once, even where only one attempt may be in flight otherwise.
+        var slots = waitingSplit is not null && config.Bisect == BisectMode.Concurrent ? Math.Max(2, config.ParallelAttempts) : config.ParallelAttempts;
+        if (inFlight.Length >= slots) return new QueueDecision.Wait($"{inFlight.Length} of {slots} attempts in flight");
         var tip = inFlight.Where(a => inFlight.All(b => b.AheadId != a.Id)).LastOrDefault();
         if (tip is { State: not (MergeAttemptState.Testing or MergeAttemptState.Success) })
             return new QueueDecision.Wait($"attempt {tip.Id} is {tip.State.ToString().ToUpperInvariant()}");
 
-        var waitingSplit = attempts.FirstOrDefault(a => a.State == MergeAttemptState.Split);
         if (waitingSplit is not null)
         {
             if (config.Bisect == BisectMode.Serial && inFlight.Length > 0) return new QueueDecision.Wait($"split attempt {waitingSplit.Id} waits for the line to clear");
@@ -111,7 +114,8 @@ public static class QueuePlanner
         var queued = Ordered(state.PullRequests).Where(p => state.Skip?.Contains(p.Number) != true).ToArray();
         if (queued.Length == 0) return new QueueDecision.Wait("nothing queued");
         var oldest = queued.Min(p => p.QueuedAt ?? p.StateChangedAt);
-        if (state.Now - oldest < config.BatchDelay) return new QueueDecision.Wait("batch delay", oldest + config.BatchDelay);
+        var enough = config.BatchMinSize > 0 && queued.Length >= config.BatchMinSize;
+        if (state.Now - oldest < config.BatchDelay && !enough) return new QueueDecision.Wait("batch delay", oldest + config.BatchDelay);
         return new QueueDecision.Start(null, queued.Take(config.MaxBatchSize).ToArray(), tip);
     }
 

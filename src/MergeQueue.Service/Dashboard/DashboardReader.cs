@@ -167,7 +167,10 @@ public sealed class DashboardReader(
     public async Task<PullModel> PullRequestAsync(RepoId repo, int number, CancellationToken ct)
     {
         var requests = await queries.PullRequestHistoryAsync(repo, number, ct);
-        var log = await queries.SearchEventsAsync(new AuditFilter { Repo = repo, PullRequest = number, Limit = 1000 }, ct);
+        var attemptIds = await queries.AttemptsOfPullRequestAsync(repo, number, ct);
+        var log = (await queries.SearchEventsAsync(new AuditFilter { Repo = repo, PullRequest = number, Limit = 1000 }, ct))
+            // Flake retries of its attempts, with why: the PR's own state does not change there.
+            .Concat(await queries.SearchEventsAsync(new AuditFilter { Repo = repo, Attempts = attemptIds, Trigger = "Retry", Limit = 1000 }, ct));
         var timeline = new List<TimelineItem>();
         var effectsByCause = new Dictionary<string, IReadOnlyList<EventLogRecord>>(StringComparer.Ordinal);
         foreach (var change in log.Where(e => e.Kind == "transition").OrderBy(e => e.Id))
@@ -183,7 +186,6 @@ public sealed class DashboardReader(
             timeline.Add(new TimelineItem(change, effects));
         }
 
-        var attemptIds = await queries.AttemptsOfPullRequestAsync(repo, number, ct);
         var attemptRows = await queries.AttemptsAsync(attemptIds, ct);
         var members = await queries.AttemptMembersAsync(attemptIds, ct);
         var attempts = new List<AttemptView>();

@@ -41,13 +41,15 @@ public sealed class SimulatedCiConfigHolder
 /// A CI system as a repository would have one: runs on pushes to matching branches (and pull
 /// request heads), reports each context as a commit status or a check run, pending first and a
 /// verdict after a delay. The verdict comes from the commit's tree: a file named FAIL fails it,
-/// a file named FLAKY fails its first run ("network error") and passes later ones.
+/// a file named FLAKY fails the first run of its tree ("network error") and passes later ones, also
+/// on a new commit with the same tree (a merge queue's flake retry).
 /// </summary>
 public sealed class SimulatedCi(GitHubEngine engine, SimulatedCiConfigHolder config)
 {
     private readonly object sync = new();
     private readonly List<CiRun> runs = [];
     private readonly Dictionary<(string Repo, string Sha, string Context), int> attempts = [];
+    private readonly HashSet<(string Repo, string Tree, string Context)> flaked = [];
     private int running;
     private long lastRunId;
 
@@ -156,7 +158,11 @@ public sealed class SimulatedCi(GitHubEngine engine, SimulatedCiConfigHolder con
     private async Task<(string Verdict, string Description)> VerdictAsync(RepoHandle repo, CiRun run)
     {
         if (await repo.Git.HasFileNamedAsync(run.Sha, "FAIL")) return ("failure", "tests failed (FAIL)");
-        if (await repo.Git.HasFileNamedAsync(run.Sha, "FLAKY") && run.Attempt == 1) return ("failure", "network error");
+        if (await repo.Git.HasFileNamedAsync(run.Sha, "FLAKY") && await repo.Git.ResolveTreeAsync(run.Sha) is { } tree)
+        {
+            lock (sync)
+                if (flaked.Add((repo.FullName, tree, run.Context))) return ("failure", "network error");
+        }
         return ("success", "all tests passed");
     }
 

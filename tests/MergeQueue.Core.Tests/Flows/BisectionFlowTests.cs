@@ -15,7 +15,7 @@ public class BisectionFlowTests
     [TestCase(8, new[] { 1, 2 }, 7)]
     public async Task Batch_WithCulprits_BisectsAndMergesTheRest(int size, int[] culprits, int expectedRuns)
     {
-        var q = new QueueTester(new MergeQueue.Core.Config.RepoConfig { BatchDelay = TimeSpan.FromMinutes(1), MaxBatchSize = 8 });
+        var q = new QueueTester(new MergeQueue.Core.Config.RepoConfig { BatchDelay = TimeSpan.FromMinutes(1), MaxBatchSize = 8, Bisect = MergeQueue.Core.Config.BisectMode.Serial });
         var prs = Enumerable.Range(1, size).Select(i => q.OpenPr(culprits.Contains(i) ? $"dir{i}/FAIL" : null)).ToArray();
         await q.ApproveAndMerge(prs);
 

@@ -13,7 +13,7 @@ public class StrategyFlowTests
     private static readonly GitIdentity Dave = new("Dave Null", "dave@example.com");
 
     private static QueueTester Tester(MergeStrategy strategy) =>
-        new(new RepoConfig { BatchDelay = TimeSpan.FromMinutes(1), RequiredApprovals = 1, Strategy = strategy });
+        new(new RepoConfig { BatchDelay = TimeSpan.FromMinutes(1), RequiredApprovals = 1, Strategy = strategy, Bisect = BisectMode.Serial });
 
     /// <summary>A PR of two commits: the first by Alice sets file{n}.txt, the second by Dave sets notes{n}.txt.</summary>
     private static int OpenTwoCommitPr(QueueTester q, string? file = null, string? content = null)

@@ -75,7 +75,7 @@ public sealed partial class DashboardPageTests
         var html = await GetAsync("/audit/deliveries/d-2-status");
         html.Should().Contain("handled");
         html.Should().Contain("&quot;state&quot;: &quot;failure&quot;");
-        html.Should().Contain("PR Merging → Failed").And.Contain("attempt Testing → Failed");
+        html.Should().Contain("PR Merging → Failed").And.Contain("attempt Testing → Red").And.Contain("attempt Red → Failed");
         html.Should().Contain("set-status mergequeue failure on");
         html.Should().Contain("href=\"/repos/acme/rockets/pulls/2\"");
     }

@@ -128,6 +128,7 @@ public sealed class DashboardSeed : IAsyncDisposable
         else
         {
             attempt.ChecksFailed("Checks failed: ci", Clock.GetUtcNow());
+            attempt.Blame("Checks failed: ci", Clock.GetUtcNow());
             pr.Fail("Checks failed: ci", Clock.GetUtcNow());
         }
         await SaveAsync(ci, pr, attempt,
