@@ -198,6 +198,18 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         }
     }
 
+    public async Task<(int Merged, int Failed)> GetRecentOutcomesAsync(QueueId queue, int count, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var states = (await connection.QueryAsync<string>(new CommandDefinition(
+            """
+            SELECT state FROM pull_request
+            WHERE owner = @Owner AND repo = @Repo AND target_branch = @Target AND state IN ('Merged', 'Failed')
+            ORDER BY timestamp DESC LIMIT @Count
+            """, new { queue.Repo.Owner, Repo = queue.Repo.Name, queue.Target, Count = count }, cancellationToken: ct))).ToList();
+        return (states.Count(s => s == nameof(PullRequestState.Merged)), states.Count(s => s == nameof(PullRequestState.Failed)));
+    }
+
     public async Task<PullRequest?> FindLatestPullRequestAsync(RepoId repo, int number, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);

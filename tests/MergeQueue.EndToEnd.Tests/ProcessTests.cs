@@ -13,6 +13,8 @@ public class ProcessTests
         required_approvals: 1
         required_checks: [ci]
         batch_delay: 1s
+        batch_min_size: 0
+        parallel_attempts: 1
         """;
 
     [Test]
@@ -65,7 +67,7 @@ public class ProcessTests
     [CancelAfter(180_000)]
     public async Task Service_KilledWithThreeAttemptsInFlight_RestartsAndMergesEachOnce(CancellationToken ct)
     {
-        const string config = FastConfig + "\nmax_batch_size: 1\nparallel_attempts: 3\n";
+        var config = FastConfig.Replace("parallel_attempts: 1", "parallel_attempts: 3", StringComparison.Ordinal) + "\nmax_batch_size: 1\n";
         await using var t = await ServiceTester.StartAsync(config, new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 4000)]), startService: false);
         var port = ServiceProcess.FreePort();
         var settings = t.Settings(new Dictionary<string, string?> { ["MergeQueue:Poller:Interval"] = "00:00:01" });

@@ -28,6 +28,8 @@ public sealed class ServiceTester : IAsyncDisposable
         required_checks: [ci]
         batch_delay: 1m
         max_batch_size: 8
+        batch_min_size: 0
+        parallel_attempts: 1
         """;
 
     private readonly string _dataDir;

@@ -18,6 +18,7 @@ public class SpeculativeEndToEndTests
         required_checks: [ci]
         batch_delay: 1m
         max_batch_size: 1
+        batch_min_size: 0
         parallel_attempts: 3
         """;
 

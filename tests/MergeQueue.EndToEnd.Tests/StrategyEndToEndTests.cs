@@ -23,7 +23,7 @@ public class StrategyEndToEndTests
     };
 
     private static Task<ServiceTester> StartAsync(MergeStrategy strategy) =>
-        ServiceTester.StartAsync(ServiceTester.DefaultConfig + $"\nstrategy: {Yaml(strategy)}\n", new Simulator.Control.CiConfig(DelayMs: 5));
+        ServiceTester.StartAsync(ServiceTester.DefaultConfig + $"\nstrategy: {Yaml(strategy)}\nbisect: serial\n", new Simulator.Control.CiConfig(DelayMs: 5));
 
     private static bool ClosesPrs(MergeStrategy s) => s is MergeStrategy.Squash or MergeStrategy.BatchSquash or MergeStrategy.CherryPick;
 

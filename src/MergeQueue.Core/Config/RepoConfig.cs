@@ -24,7 +24,11 @@ public sealed record Timeouts
     public TimeSpan Success { get; init; } = TimeSpan.FromMinutes(15);
 }
 
-/// <summary>A repository's <c>.github/mergequeue.yml</c> (CONTRACT §3). Every default lives here.</summary>
+/// <summary>
+/// A repository's <c>.github/mergequeue.yml</c> (CONTRACT §3). Every default lives here: the
+/// initializers are what a config made in code starts from (one attempt at a time, fixed batching);
+/// <see cref="FileDefaults"/> adds what a file that says nothing gets, chosen by the benchmark.
+/// </summary>
 public sealed record RepoConfig
 {
     public IReadOnlyList<string> TargetBranches { get; init; } = ["main"];
@@ -37,6 +41,15 @@ public sealed record RepoConfig
     public int MaxBatchSize { get; init; } = 8;
     /// <summary>A batch also starts, before <see cref="BatchDelay"/> has passed, once this many PRs wait; 0: only the delay counts.</summary>
     public int BatchMinSize { get; init; }
+    /// <summary>
+    /// The batching keys (<c>batch_delay</c>, <c>max_batch_size</c>, <c>batch_min_size</c>) the file
+    /// leaves to the planner (<c>auto</c>, the file's default): <see cref="Queue.BatchPolicy"/> sets
+    /// them from the target's recent failure rate. A value set in the file is honoured exactly.
+    /// </summary>
+    public IReadOnlySet<string> AutoBatching { get; init; } = new HashSet<string>();
+
+    /// <summary>What a file that says nothing gets: every batching key left to the planner.</summary>
+    public static RepoConfig FileDefaults => new() { AutoBatching = new HashSet<string>(Queue.BatchPolicy.Keys), ParallelAttempts = 4 };
     public bool Comments { get; init; }
     public string BranchPrefix { get; init; } = "mergequeue";
     public IReadOnlyList<string> RequiredLabels { get; init; } = [];

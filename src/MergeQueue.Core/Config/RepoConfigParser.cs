@@ -37,7 +37,7 @@ public static class RepoConfigParser
             return new(null, [$"invalid YAML: {e.Message}"]);
         }
 
-        var config = new RepoConfig();
+        var config = RepoConfig.FileDefaults;
         foreach (var (keyNode, value) in root.Children)
         {
             // A key that is a list or a mapping is a mistake in the file, not a reason to throw.
@@ -56,9 +56,10 @@ public static class RepoConfigParser
                     "required_checks" => config with { RequiredChecks = List(key, value) },
                     "pre_checks" => config with { PreChecks = List(key, value) },
                     "queue_on_approval" => config with { QueueOnApproval = Bool(key, value) },
-                    "batch_delay" => config with { BatchDelay = Duration(key, value) },
-                    "max_batch_size" => config with { MaxBatchSize = Int(key, value, min: 1) },
-                    "batch_min_size" => config with { BatchMinSize = Int(key, value, min: 0) },
+                    "batch_delay" or "max_batch_size" or "batch_min_size" when Scalar(key, value) == "auto" => config,
+                    "batch_delay" => Fixed(config, key) with { BatchDelay = Duration(key, value) },
+                    "max_batch_size" => Fixed(config, key) with { MaxBatchSize = Int(key, value, min: 1) },
+                    "batch_min_size" => Fixed(config, key) with { BatchMinSize = Int(key, value, min: 0) },
                     "comments" => config with { Comments = Bool(key, value) },
                     "branch_prefix" => config with { BranchPrefix = BranchPrefix(key, value) },
                     "required_labels" => config with { RequiredLabels = List(key, value) },
@@ -127,6 +128,9 @@ public static class RepoConfigParser
         }
         return t;
     }
+
+    private static RepoConfig Fixed(RepoConfig config, string key) =>
+        config with { AutoBatching = config.AutoBatching.Where(k => k != key).ToHashSet() };
 
     private static string Scalar(string key, YamlNode node) =>
         node is YamlScalarNode { Value: { } v } ? v : throw new ConfigException($"'{key}' must be a single value");

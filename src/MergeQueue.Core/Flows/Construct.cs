@@ -22,7 +22,7 @@ public sealed partial class MergeQueueFlows
     /// </summary>
     private async Task AdvanceAsync(QueueId queue, Cause cause, CancellationToken ct)
     {
-        var config = await configs.GetAsync(queue.Repo, ct);
+        var config = await EffectiveConfigAsync(queue, ct);
         if (config is null) return;
         var freeze = await store.GetFreezeAsync(queue, ct);
         var held = new Dictionary<int, string>();
@@ -43,6 +43,15 @@ public sealed partial class MergeQueueFlows
             });
         }
         await ReportPositionsAsync(queue, config, cause, ct, freeze, held);
+    }
+
+    /// <summary>The repository's config with the batching it leaves to the planner set for this target's recent failure rate.</summary>
+    public async Task<RepoConfig?> EffectiveConfigAsync(QueueId queue, CancellationToken ct)
+    {
+        var config = await configs.GetAsync(queue.Repo, ct);
+        if (config is not { AutoBatching.Count: > 0 }) return config;
+        var (merged, failed) = await store.GetRecentOutcomesAsync(queue, BatchPolicy.Window, ct);
+        return BatchPolicy.Effective(config, BatchPolicy.FailureRate(merged, failed));
     }
 
     private async Task RetireAsync(MergeAttempt attempt, RepoConfig config, Cause cause, CancellationToken ct)

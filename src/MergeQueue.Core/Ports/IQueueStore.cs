@@ -78,6 +78,12 @@ public interface IQueueStore
     /// <summary>Writes the changes and their transitions (as event log rows with the cause) in one transaction.</summary>
     Task SaveAsync(Changes changes, Cause cause, CancellationToken ct);
 
+    /// <summary>
+    /// How the target's last <paramref name="count"/> finished requests ended: merged, or failed
+    /// (the planner's estimate of how often a PR breaks CI).
+    /// </summary>
+    Task<(int Merged, int Failed)> GetRecentOutcomesAsync(QueueId queue, int count, CancellationToken ct);
+
     /// <summary>The PR's newest request, active or finished (what <c>retry</c> repeats).</summary>
     Task<PullRequest?> FindLatestPullRequestAsync(RepoId repo, int number, CancellationToken ct);
 

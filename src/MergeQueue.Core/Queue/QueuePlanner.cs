@@ -111,6 +111,11 @@ public static class QueuePlanner
             return new QueueDecision.Start(waitingSplit, Members(state, waitingSplit).ToArray(), tip);
         }
 
+        // Half of a failed batch holds its culprit: a batch stacked behind a bisection still under test would
+        // almost surely be thrown away with it, so new batches wait for the bisection to settle.
+        if (inFlight.FirstOrDefault(a => a.ParentId is not null && a.State != MergeAttemptState.Success) is { } suspect)
+            return new QueueDecision.Wait($"bisecting in attempt {suspect.Id}");
+
         var queued = Ordered(state.PullRequests).Where(p => state.Skip?.Contains(p.Number) != true).ToArray();
         if (queued.Length == 0) return new QueueDecision.Wait("nothing queued");
         var oldest = queued.Min(p => p.QueuedAt ?? p.StateChangedAt);

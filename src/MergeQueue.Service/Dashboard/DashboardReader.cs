@@ -144,12 +144,13 @@ public sealed class DashboardReader(
             var queuePrs = prs.Where(p => p.Target == target).ToList();
             var queueAttempts = attempts.Where(a => a.Queue.Target == target).ToList();
             // Without the config (not loaded since the last start) the planner cannot run; a freeze is known anyway.
-            var decision = config is not null ? QueuePlanner.Next(new QueueState(queuePrs, queueAttempts, config, now, freeze is not null))
+            var effective = config is { AutoBatching.Count: > 0 } ? await EffectiveAsync(new QueueId(repo, target), config, ct) : config;
+            var decision = effective is not null ? QueuePlanner.Next(new QueueState(queuePrs, queueAttempts, effective, now, freeze is not null))
                 : freeze is not null ? new QueueDecision.Wait("frozen") : null;
             var ordered = QueuePlanner.Ordered(queuePrs);
             var entries = new List<QueueEntry>();
             for (var i = 0; i < ordered.Count; i++)
-                entries.Add(new QueueEntry(i + 1, ordered[i], now - (ordered[i].QueuedAt ?? ordered[i].StateChangedAt), WhyQueued(i, ordered[i], decision, config)));
+                entries.Add(new QueueEntry(i + 1, ordered[i], now - (ordered[i].QueuedAt ?? ordered[i].StateChangedAt), WhyQueued(i, ordered[i], decision, effective)));
             foreach (var pr in queuePrs.Where(p => p.State != PullRequestState.Queued).OrderBy(p => p.State).ThenBy(p => p.RequestedAt))
                 entries.Add(new QueueEntry(null, pr, now - pr.RequestedAt, WhyActive(pr)));
 
@@ -157,7 +158,7 @@ public sealed class DashboardReader(
             // In line order: each attempt after the one it is built on.
             foreach (var attempt in records.Where(a => a.Target == target).OrderBy(a => Depth(a, queueAttempts)).ThenBy(a => a.Id))
                 running.Add(new AttemptView(attempt, members[attempt.Id].ToList(), attempt.StagingSha is null ? null : await ChecksAsync(repo, attempt.StagingSha, ct)));
-            views.Add(new TargetView(target, freeze, Describe(decision, config), entries, running) { BatchStartsAt = (decision as QueueDecision.Wait)?.Until });
+            views.Add(new TargetView(target, freeze, Describe(decision, effective), entries, running) { BatchStartsAt = (decision as QueueDecision.Wait)?.Until });
         }
 
         return new RepoModel(now, repo, config, views, await queries.RecentFinishedAsync(repo, 20, ct),
@@ -309,6 +310,13 @@ public sealed class DashboardReader(
         null => pr.Reason ?? "queued (the repository's config is not loaded yet)",
         _ => pr.Reason ?? "queued",
     };
+
+    /// <summary>The config with its auto batching set as the planner sets it now.</summary>
+    private async Task<RepoConfig> EffectiveAsync(QueueId queue, RepoConfig config, CancellationToken ct)
+    {
+        var (merged, failed) = await store.GetRecentOutcomesAsync(queue, BatchPolicy.Window, ct);
+        return BatchPolicy.Effective(config, BatchPolicy.FailureRate(merged, failed));
+    }
 
     /// <summary>How many attempts in flight this one is stacked on: 0 for the head of a line.</summary>
     private static int Depth(AttemptRecord record, IReadOnlyCollection<MergeAttempt> attempts)

@@ -9,7 +9,7 @@ public class RepoConfigParserTests
     {
         var result = RepoConfigParser.Parse("target_branches: [main]\n");
         result.IsValid.Should().BeTrue();
-        result.Config.Should().BeEquivalentTo(new RepoConfig());
+        result.Config.Should().BeEquivalentTo(RepoConfig.FileDefaults);
         result.Config!.BatchDelay.Should().Be(TimeSpan.FromMinutes(10));
         result.Config.Timeouts.Testing.Should().Be(TimeSpan.FromHours(1));
         result.Config.BlockingLabels.Should().Equal("do-not-merge");

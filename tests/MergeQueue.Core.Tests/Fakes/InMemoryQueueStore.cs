@@ -82,6 +82,12 @@ public sealed class InMemoryQueueStore : IQueueStore
             {
                 if (pr.Version == 0) pr.Id = ++_nextPr;
                 pr.Version++;
+                if (pr.State is PullRequestState.Merged or PullRequestState.Failed && pr.Transitions.Count > 0)
+                {
+                    var key = new QueueId(pr.Repo, pr.Target);
+                    if (!_recent.TryGetValue(key, out var list)) _recent[key] = list = [];
+                    list.Add(pr.State);
+                }
                 foreach (var t in pr.Transitions)
                     EventLog.Add((new EventLogEntry(pr.StateChangedAt, pr.Repo, pr.Number, pr.AttemptId, "transition", t.From, t.To, t.Reason, cause), t.Trigger));
                 pr.ClearTransitions();
@@ -102,6 +108,18 @@ public sealed class InMemoryQueueStore : IQueueStore
 
     private readonly Dictionary<QueueId, QueueFreeze> _freezes = [];
     private readonly Dictionary<(RepoId, int), TryBuild> _tries = [];
+    /// <summary>Outcomes per target in the order they happened (kept apart so reading them is cheap).</summary>
+    private readonly Dictionary<QueueId, List<PullRequestState>> _recent = [];
+
+    public Task<(int Merged, int Failed)> GetRecentOutcomesAsync(QueueId queue, int count, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            var recent = _recent.GetValueOrDefault(queue) ?? [];
+            var last = recent.Skip(Math.Max(0, recent.Count - count)).ToArray();
+            return Task.FromResult((last.Count(s => s == PullRequestState.Merged), last.Count(s => s == PullRequestState.Failed)));
+        }
+    }
 
     public Task<PullRequest?> FindLatestPullRequestAsync(RepoId repo, int number, CancellationToken ct)
     {
