@@ -174,3 +174,34 @@ public class SpeculativeEndToEndTests
             string.Join(",", root.GetProperty("parents").EnumerateArray().Select(p => p.GetProperty("sha").GetString())));
     }
 }
+
+/// <summary>GitHub API economy, counted in the simulator's call log (docs/benchmarks.md has the figures and the goals).</summary>
+[CancelAfter(120_000)]
+public class ApiEconomyEndToEndTests
+{
+    private static async Task<IReadOnlyList<ApiCall>> BotCallsAsync(ServiceTester t, long after = 0) =>
+        (await t.Control.ApiCallsAsync(after)).Where(c => c.User == ServiceTester.Bot).ToArray();
+
+    [Test]
+    public async Task A_pr_merged_alone_costs_at_most_21_calls_and_an_idle_tick_none()
+    {
+        await using var t = await ServiceTester.StartAsync();
+        var n = await t.OpenPrAsync();
+        await t.SettleAsync();
+        var start = (await t.Control.ApiCallsAsync()).Select(c => c.Sequence).DefaultIfEmpty().Max();
+        await t.ApproveAndMergeAsync(n);
+
+        await t.RunUntilAsync(() => t.AllClosedAsync(n));
+        var calls = await BotCallsAsync(t, start);
+        var statuses = calls.Count(c => c.Method == "POST" && c.Path.Contains("/statuses/", StringComparison.Ordinal));
+
+        (await t.PrAsync(n)).Merged.Should().BeTrue();
+        calls.Count.Should().BeLessThanOrEqualTo(21, "today's count (goal 15, docs/benchmarks.md)");
+        statuses.Should().Be(3, "queued, testing and merged: a status is posted only when it changes");
+
+        var idle = (await t.Control.ApiCallsAsync()).Select(c => c.Sequence).DefaultIfEmpty().Max();
+        t.Clock.Advance(TimeSpan.FromMinutes(10));
+        await t.TickAsync();
+        (await BotCallsAsync(t, idle)).Should().BeEmpty("an idle tick makes no call");
+    }
+}

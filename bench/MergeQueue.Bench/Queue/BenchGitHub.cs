@@ -29,8 +29,8 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
     public int Writes { get; private set; }
     public Dictionary<string, int> CallsByMethod { get; } = new(StringComparer.Ordinal);
 
-    /// <summary>CI reported on this commit, pending when a run is queued and the outcome when it ends (GitHub sends a <c>status</c> delivery).</summary>
-    public Func<CommitSha, Task>? ChecksChanged { get; set; }
+    /// <summary>CI reported on this commit: pending (false) when a run is queued, the outcome (true) when it ends (GitHub sends a <c>status</c> delivery).</summary>
+    public Func<CommitSha, bool, Task>? ChecksChanged { get; set; }
     /// <summary>The target branch moved (GitHub would send a <c>push</c> delivery).</summary>
     public Action<string, CommitSha>? TargetPushed { get; set; }
 
@@ -81,12 +81,12 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
         if (_runByBranch.TryGetValue(branch, out var previous)) run.Ci.Cancel(previous);
         var ciRun = run.Ci.Start(commit, async r =>
         {
-            if (ChecksChanged is { } changed) await changed(Sha(r.Commit));
+            if (ChecksChanged is { } changed) await changed(Sha(r.Commit), true);
         });
         _runByBranch[branch] = ciRun;
         _lastRun[commit] = ciRun;
         // CI's pending status is delivered once the flow that pushed has finished.
-        if (ChecksChanged is { } pending) run.Sim.At(run.Sim.Now, () => pending(Sha(commit)));
+        if (ChecksChanged is { } pending) run.Sim.At(run.Sim.Now, () => pending(Sha(commit), false));
     }
 
     private PullRequestInfo Info(int number)

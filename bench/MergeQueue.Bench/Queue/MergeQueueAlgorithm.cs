@@ -26,11 +26,14 @@ public sealed class MergeQueueAlgorithm : QueueAlgorithm
         _github = new BenchGitHub(run, config);
         _flows = new MergeQueueFlows(_github, Store, new FixedConfig(config), run.Sim.Clock, new FlowOptions(), NullLogger<MergeQueueFlows>.Instance);
         // GitHub's deliveries, handled as the service's DeliveryHandler does.
-        _github.ChecksChanged = async sha =>
+        _github.ChecksChanged = async (sha, done) =>
         {
             var cause = NextDelivery();
-            await _flows.TestAsync(BenchGitHub.Repo, sha, cause, default);
-            await _flows.TestTryAsync(BenchGitHub.Repo, sha, cause, default);
+            if (done)
+            {
+                await _flows.TestAsync(BenchGitHub.Repo, sha, cause, default);
+                await _flows.TestTryAsync(BenchGitHub.Repo, sha, cause, default);
+            }
             await _flows.InitiateForCommitAsync(BenchGitHub.Repo, sha, cause, default);
         };
         // The push delivery of a target move arrives after the flow that moved it has finished.

@@ -115,7 +115,7 @@ public sealed partial class MergeQueueFlows
         var changes = new Changes();
         foreach (var pr in batch)
         {
-            var info = await github.GetPullRequestAsync(pr.Repo, pr.Number, ct);
+            var info = await ReadPullRequestAsync(pr.Repo, pr.Number, ct);
             if (info is null || !info.Open)
             {
                 pr.Cancel(Messages.CancelledClosed, Now);
@@ -159,7 +159,7 @@ public sealed partial class MergeQueueFlows
         var members = new List<BatchMember>();
         foreach (var pr in batch)
         {
-            var approvers = ApprovalRule.Evaluate(await github.GetReviewsAsync(repo, pr.Number, ct), pr.HeadSha, config.RequiredApprovals).ApprovedBy;
+            var approvers = ApprovalRule.Evaluate(await ReadReviewsAsync(repo, pr.Number, ct), pr.HeadSha, config.RequiredApprovals).ApprovedBy;
             members.Add(new BatchMember(pr.Number, pr.Title, pr.HeadSha, approvers));
         }
         var plan = StrategyPlan.For(config.Strategy);

@@ -25,7 +25,7 @@ public sealed partial class MergeQueueFlows
             if (pr.State != PullRequestState.Requested) return;
             var config = await configs.GetAsync(repo, ct);
             if (config is null) return;
-            var info = await github.GetPullRequestAsync(repo, number, ct);
+            var info = await ReadPullRequestAsync(repo, number, ct);
             if (info is null || !info.Open)
             {
                 pr.Cancel(Messages.CancelledClosed, Now);

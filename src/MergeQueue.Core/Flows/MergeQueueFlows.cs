@@ -34,6 +34,10 @@ public sealed partial class MergeQueueFlows(
     ILogger<MergeQueueFlows> logger)
 {
     private readonly ConcurrentDictionary<RepoId, SemaphoreSlim> _locks = new();
+    /// <summary>What this entry point already read from GitHub: a PR and its reviews are read once per step.</summary>
+    private readonly AsyncLocal<Dictionary<(string Kind, RepoId Repo, int Number), object?>?> _reads = new();
+    /// <summary>The last <c>mergequeue</c> status posted per PR head: one that would say the same again is not posted.</summary>
+    private readonly ConcurrentDictionary<(RepoId Repo, CommitSha Head), (StatusState State, string Description)> _posted = new();
 
     private DateTimeOffset Now => clock.GetUtcNow();
 
@@ -42,15 +46,32 @@ public sealed partial class MergeQueueFlows(
     {
         var gate = _locks.GetOrAdd(repo, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(ct);
+        _reads.Value = [];
         try
         {
             return await flow();
         }
         finally
         {
+            _reads.Value = null;
             gate.Release();
         }
     }
+
+    private async Task<T> ReadOnceAsync<T>(string kind, RepoId repo, int number, Func<Task<T>> read)
+    {
+        var reads = _reads.Value;
+        if (reads is not null && reads.TryGetValue((kind, repo, number), out var known)) return (T)known!;
+        var value = await read();
+        if (reads is not null) reads[(kind, repo, number)] = value;
+        return value;
+    }
+
+    private Task<PullRequestInfo?> ReadPullRequestAsync(RepoId repo, int number, CancellationToken ct) =>
+        ReadOnceAsync("pull", repo, number, () => github.GetPullRequestAsync(repo, number, ct));
+
+    private Task<IReadOnlyList<Review>> ReadReviewsAsync(RepoId repo, int number, CancellationToken ct) =>
+        ReadOnceAsync("reviews", repo, number, () => github.GetReviewsAsync(repo, number, ct));
 
     private Task Locked(RepoId repo, Func<Task> flow, CancellationToken ct) =>
         Locked(repo, async () => { await flow(); return true; }, ct);
@@ -87,9 +108,14 @@ public sealed partial class MergeQueueFlows(
             PullRequestState.Failed or PullRequestState.Cancelled or PullRequestState.TimedOut => (StatusState.Failure, pr.Reason ?? pr.State.ToString()),
             _ => (StatusState.Pending, pr.Reason ?? pr.State.ToString()),
         };
+        var text = Messages.Status(description);
+        if (_posted.TryGetValue((pr.Repo, pr.HeadSha), out var last) && last == (state, text)) return;
         try
         {
-            await github.SetStatusAsync(pr.Repo, pr.HeadSha, FlowOptions.StatusContext, state, Messages.Status(description), TargetUrl(pr), ct);
+            await github.SetStatusAsync(pr.Repo, pr.HeadSha, FlowOptions.StatusContext, state, text, TargetUrl(pr), ct);
+            // A finished request posts nothing more on this head (a new request of it starts afresh).
+            if (pr.IsActive) _posted[(pr.Repo, pr.HeadSha)] = (state, text);
+            else _posted.TryRemove((pr.Repo, pr.HeadSha), out _);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -16,7 +16,7 @@ public sealed partial class MergeQueueFlows
         {
             var config = await configs.GetAsync(repo, ct);
             if (config is null) return FlowResult.Refused(Messages.RefusedNotManaged);
-            var info = await github.GetPullRequestAsync(repo, number, ct);
+            var info = await ReadPullRequestAsync(repo, number, ct);
             if (info is null) return FlowResult.Refused(Messages.RefusedNotFound);
             if (!info.Open) return FlowResult.Refused(Messages.RefusedClosed);
             var target = request.Branch ?? info.BaseRef;
@@ -79,7 +79,7 @@ public sealed partial class MergeQueueFlows
     /// <summary>Reads what readiness needs (only what the config asks for) and explains it.</summary>
     private async Task<ReadinessResult> EvaluateReadinessAsync(RepoId repo, Ports.PullRequestInfo info, Config.RepoConfig config, CancellationToken ct)
     {
-        var reviews = config.RequiredApprovals > 0 ? await github.GetReviewsAsync(repo, info.Number, ct) : [];
+        var reviews = config.RequiredApprovals > 0 ? await ReadReviewsAsync(repo, info.Number, ct) : [];
         var checks = config.PreChecks.Count > 0 ? await github.GetChecksAsync(repo, info.HeadSha, ct) : [];
         var commits = config.CommitMessagePattern is null ? null : await github.GetPullRequestCommitsAsync(repo, info.Number, ct);
         return Readiness.Evaluate(info, reviews, checks, config, commits);

@@ -46,8 +46,12 @@ public sealed class DeliveryHandler(
             case GitHubEvent.CommentChanged comment:
                 return await OnCommentAsync(repo, comment, delivery, ct);
             case GitHubEvent.StatusChanged status:
-                await flows.TestAsync(repo, status.Sha, cause, ct);
-                await flows.TestTryAsync(repo, status.Sha, cause, ct);
+                // A pending status cannot settle a staging or try build: no need to read their checks.
+                if (status.State != "pending")
+                {
+                    await flows.TestAsync(repo, status.Sha, cause, ct);
+                    await flows.TestTryAsync(repo, status.Sha, cause, ct);
+                }
                 await flows.InitiateForCommitAsync(repo, status.Sha, cause, ct);
                 return "checked";
             case GitHubEvent.ChecksChanged checks:

@@ -1,0 +1,41 @@
+namespace MergeQueue.Core.Tests;
+
+/// <summary>Pins what users read: statuses, refusals and audit reasons change only on purpose.</summary>
+public class MessagesTests
+{
+    private static readonly AttemptId A = new(12);
+
+    private static IEnumerable<TestCaseData> Pinned()
+    {
+        yield return new TestCaseData(Messages.Queued(2, 5), "Queued: position 2 of 5");
+        yield return new TestCaseData(Messages.QueuedWaitingForBatch(1, 1), "Queued: position 1 of 1, waiting for the batch delay");
+        yield return new TestCaseData(Messages.Testing(A, 1, 1), "Testing in attempt 12, 1st in line");
+        yield return new TestCaseData(Messages.Testing(A, 3, 2), "Testing in attempt 12, 2nd in line, with 2 other PRs");
+        yield return new TestCaseData(Messages.Testing(A, 2, 13), "Testing in attempt 12, 13th in line, with 1 other PR");
+        yield return new TestCaseData(Messages.TestingAgain(A, 1, "network error"), "Testing in attempt 12 again (flake retry 1: network error)");
+        yield return new TestCaseData(Messages.FlakeRetry("ci", "ETIMEDOUT"), "ci failed like a flake (ETIMEDOUT): rebuilt on the same tree");
+        yield return new TestCaseData(Messages.AbandonedAheadFailed(A), "Attempt 12 ahead failed: re-queued");
+        yield return new TestCaseData(Messages.AbandonedAheadLeft(A), "Attempt 12 ahead left the line: re-queued");
+        yield return new TestCaseData(Messages.LandedWith(A), "landed with attempt 12, which passed and holds it");
+        yield return new TestCaseData(Messages.SplitBisect(A), "Attempt 12 failed: bisecting to find the culprit");
+        yield return new TestCaseData(Messages.RequeuedTargetMoved("main"), "main moved during testing: re-queued");
+        yield return new TestCaseData(Messages.Held("blocked by label do-not-merge"), "Queued, held back: blocked by label do-not-merge");
+        yield return new TestCaseData(Messages.ChecksFailed(["ci", "lint"]), "Checks failed: ci, lint");
+        yield return new TestCaseData(Messages.MergedIn(new CommitSha("abc123")), "Merged in abc123");
+        yield return new TestCaseData(Messages.QueuedFor("main"), "queued for main");
+        yield return new TestCaseData(Messages.PrioritySet(3), "priority set to 3");
+        yield return new TestCaseData(Messages.AlreadyRequested, "already requested");
+        yield return new TestCaseData(Messages.RefusedQueuedElsewhere("main", "release"), "already queued for main; cancel it first to merge into release");
+        yield return new TestCaseData(Messages.NoPullRequestsLeft, "no pull requests left");
+        yield return new TestCaseData(Messages.EveryPullRequestConflicted, "every pull request conflicted");
+        yield return new TestCaseData(Messages.RebuildingAfterCrash, "found constructing: rebuilding");
+        yield return new TestCaseData(Messages.CancelledNewCommits, "Cancelled: new commits were pushed");
+    }
+
+    [TestCaseSource(nameof(Pinned))]
+    public void Message_reads_as_pinned(string actual, string expected) => actual.Should().Be(expected);
+
+    [Test]
+    public void Statuses_are_cut_to_GitHubs_140_characters() =>
+        Messages.Status(new string('x', 200)).Should().HaveLength(140).And.EndWith("…");
+}
