@@ -66,6 +66,7 @@ public static class Messages
     public static string RequeuedTargetMoved(string target) => $"{target} moved during testing: re-queued";
     public static string AbandonedAheadFailed(AttemptId ahead) => $"Attempt {ahead} ahead failed: re-queued";
     public static string AbandonedAheadLeft(AttemptId ahead) => $"Attempt {ahead} ahead left the line: re-queued";
+    public static string PassedOnOldTarget(AttemptId attempt) => $"Attempt {attempt} passed on an older target: re-queued first in line";
     public static string LandedWith(AttemptId attempt) => $"landed with attempt {attempt}, which passed and holds it";
     public const string NoPullRequestsLeft = "no pull requests left";
     public const string EveryPullRequestConflicted = "every pull request conflicted";

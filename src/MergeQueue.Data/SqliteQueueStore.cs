@@ -210,6 +210,25 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         return (states.Count(s => s == nameof(PullRequestState.Merged)), states.Count(s => s == nameof(PullRequestState.Failed)));
     }
 
+    public async Task<Landing?> GetLastLandedAsync(QueueId queue, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        // Attempts that landed with a later one end at the same time with lower ids: the highest id is the one landed.
+        var row = await connection.QuerySingleOrDefaultAsync<LandingRow>(new CommandDefinition(
+            """
+            SELECT id AS Id, staging_sha AS Sha FROM merge_attempt
+            WHERE owner = @Owner AND repo = @Repo AND target_branch = @Target AND state = 'Merged'
+            ORDER BY timestamp DESC, id DESC LIMIT 1
+            """, new { queue.Repo.Owner, Repo = queue.Repo.Name, queue.Target }, cancellationToken: ct));
+        return row is null ? null : new Landing(new AttemptId(row.Id), new CommitSha(row.Sha));
+    }
+
+    private sealed class LandingRow
+    {
+        public long Id { get; set; }
+        public string Sha { get; set; } = "";
+    }
+
     public async Task<PullRequest?> FindLatestPullRequestAsync(RepoId repo, int number, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);

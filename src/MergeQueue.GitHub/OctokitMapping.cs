@@ -88,7 +88,7 @@ internal static class OctokitMapping
         // Run ids grow with time, so the highest id per name is the latest run.
         foreach (var run in checkRuns.GroupBy(r => r.Name, StringComparer.Ordinal).Select(g => g.MaxBy(r => r.Id)!).OrderBy(r => r.Name, StringComparer.Ordinal))
         {
-            result.Add(new Check(run.Name, CheckRunState(run.Status.StringValue, run.Conclusion?.StringValue), run.Output?.Title, run.DetailsUrl ?? run.HtmlUrl));
+            result.Add(new Check(run.Name, CheckRunState(run.Status.StringValue, run.Conclusion?.StringValue), Describe(run.Output), run.DetailsUrl ?? run.HtmlUrl));
         }
         return result;
     }
@@ -171,4 +171,8 @@ internal static class OctokitMapping
         if (char.IsHighSurrogate(description[cut - 1])) cut--;
         return description[..cut] + "…";
     }
+
+    /// <summary>A check run's title and summary: what a person reads, and what <c>flaky_patterns</c> are matched against.</summary>
+    private static string? Describe(Octokit.CheckRunOutputResponse? output) =>
+        output is null ? null : string.Join(": ", new[] { output.Title, output.Summary }.Where(t => !string.IsNullOrWhiteSpace(t))) is { Length: > 0 } text ? text : null;
 }

@@ -42,7 +42,7 @@ public sealed record RepoConfig
     /// <summary>A batch also starts, before <see cref="BatchDelay"/> has passed, once this many PRs wait; 0: only the delay counts.</summary>
     public int BatchMinSize { get; init; }
     /// <summary>
-    /// The batching keys (<c>batch_delay</c>, <c>max_batch_size</c>, <c>batch_min_size</c>) the file
+    /// The batching keys (<c>batch_delay</c>, <c>max_batch_size</c>, <c>batch_min_size</c>, <c>beside_bisection</c>) the file
     /// leaves to the planner (<c>auto</c>, the file's default): <see cref="Queue.BatchPolicy"/> sets
     /// them from the target's recent failure rate. A value set in the file is honoured exactly.
     /// </summary>
@@ -62,6 +62,12 @@ public sealed record RepoConfig
     /// <summary>Attempts in flight per target; each after the first is built on the staging commit of the one ahead.</summary>
     public int ParallelAttempts { get; init; } = 1;
     public BisectMode Bisect { get; init; } = BisectMode.Concurrent;
+    /// <summary>
+    /// While a bisection is under test (or a red attempt waits for blame), new batches and split halves
+    /// start lines of their own on the target instead of waiting; whichever line lands first wins, the
+    /// others' verdicts still count.
+    /// </summary>
+    public bool BesideBisection { get; init; }
     /// <summary>How often a staging run that failed like a flake is rebuilt on the same tree before the failure counts.</summary>
     public int FlakyRetries { get; init; } = 1;
     /// <summary>Matched case-insensitively against a failing check's description: a match is a flake.</summary>

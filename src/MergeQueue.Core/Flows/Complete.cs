@@ -97,7 +97,8 @@ public sealed partial class MergeQueueFlows
             var queue = new QueueId(repo, branch);
             var (prs, attempts) = await LoadQueueAsync(queue, ct);
             var heads = attempts.Where(a => a.IsInFlight && a.AheadId is null && a.BaseSha is not null).ToArray();
-            if (heads.Length > 0 && await github.GetBranchAsync(repo, branch, ct) is { } current)
+            // Our own landing moves nothing we do not know of: lines built beside it are the planner's to settle.
+            if (heads.Length > 0 && await github.GetBranchAsync(repo, branch, ct) is { } current && current != (await store.GetLastLandedAsync(queue, ct))?.Sha)
             {
                 foreach (var head in heads.Where(a => a.BaseSha != current && a.StagingSha != current))
                 {

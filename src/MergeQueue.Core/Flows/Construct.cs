@@ -30,7 +30,8 @@ public sealed partial class MergeQueueFlows
         for (var pass = 0; pass < 64; pass++)
         {
             var (prs, attempts) = await LoadQueueAsync(queue, ct);
-            var decision = QueuePlanner.Next(new QueueState(prs, attempts, config, Now, freeze is not null, held.Keys.ToHashSet()));
+            var landed = await store.GetLastLandedAsync(queue, ct);
+            var decision = QueuePlanner.Next(new QueueState(prs, attempts, config, Now, freeze is not null, held.Keys.ToHashSet(), landed));
             if (decision is QueueDecision.Wait) break;
             await (decision switch
             {

@@ -47,6 +47,9 @@ public sealed class ConcurrencyConflictException(string message) : Exception(mes
 /// </summary>
 public sealed record QueueFreeze(QueueId Queue, string FrozenBy, DateTimeOffset FrozenAt, string? Reason);
 
+/// <summary>A fast-forward of the target by the queue: the attempt that landed and its staging commit.</summary>
+public sealed record Landing(AttemptId Attempt, CommitSha Sha);
+
 /// <summary>Where a <c>try</c> build stands.</summary>
 public enum TryState { Running, Passed, Failed, Replaced }
 
@@ -83,6 +86,12 @@ public interface IQueueStore
     /// (the planner's estimate of how often a PR breaks CI).
     /// </summary>
     Task<(int Merged, int Failed)> GetRecentOutcomesAsync(QueueId queue, int count, CancellationToken ct);
+
+    /// <summary>
+    /// The attempt the queue last fast-forwarded the target to, and that staging commit: the target's
+    /// head, unless someone else pushed since. Null before the first landing.
+    /// </summary>
+    Task<Landing?> GetLastLandedAsync(QueueId queue, CancellationToken ct);
 
     /// <summary>The PR's newest request, active or finished (what <c>retry</c> repeats).</summary>
     Task<PullRequest?> FindLatestPullRequestAsync(RepoId repo, int number, CancellationToken ct);

@@ -6,11 +6,11 @@ namespace MergeQueue.Core.Queue;
 /// Batching left to the planner (<c>auto</c>): sized from how often the target's PRs failed
 /// lately. When PRs rarely fail, waiting for a few to batch saves CI runs at little cost in time;
 /// when they often fail, every PR of a failed batch waits for its bisection, so small batches start
-/// at once (docs/benchmarks.md shows both ends).
+/// at once and beside a bisection (docs/benchmarks.md shows both ends).
 /// </summary>
 public static class BatchPolicy
 {
-    public static readonly string[] Keys = ["batch_delay", "max_batch_size", "batch_min_size"];
+    public static readonly string[] Keys = ["batch_delay", "max_batch_size", "batch_min_size", "beside_bisection"];
 
     /// <summary>The outcomes looked at, and the prior: as if 10 more had been seen, failing at 8 % (a new queue starts careful).</summary>
     public const int Window = 100;
@@ -32,6 +32,7 @@ public static class BatchPolicy
             BatchDelay = auto.Contains("batch_delay") ? (high ? TimeSpan.Zero : TimeSpan.FromMinutes(40)) : config.BatchDelay,
             MaxBatchSize = auto.Contains("max_batch_size") ? (high ? 2 : 8) : config.MaxBatchSize,
             BatchMinSize = auto.Contains("batch_min_size") ? (high ? 1 : 3) : config.BatchMinSize,
+            BesideBisection = auto.Contains("beside_bisection") ? high : config.BesideBisection,
         };
     }
 }

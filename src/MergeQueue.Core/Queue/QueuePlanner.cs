@@ -7,13 +7,15 @@ namespace MergeQueue.Core.Queue;
 
 /// <summary>One queue as the planner sees it: its active rows, the config and the time.</summary>
 /// <param name="Skip">PRs this step already found must wait (held back): left out of new batches.</param>
+/// <param name="Landed">The queue's last fast-forward of the target, when it made any.</param>
 public sealed record QueueState(
     IReadOnlyCollection<PullRequest> PullRequests,
     IReadOnlyCollection<MergeAttempt> Attempts,
     RepoConfig Config,
     DateTimeOffset Now,
     bool Frozen = false,
-    IReadOnlySet<int>? Skip = null);
+    IReadOnlySet<int>? Skip = null,
+    Landing? Landed = null);
 
 /// <summary>What the queue does next; the flows carry it out through the ports.</summary>
 public abstract record QueueDecision
@@ -89,6 +91,15 @@ public static class QueuePlanner
         foreach (var head in inFlight.Where(a => a.AheadId is null))
         {
             var line = Line(head, inFlight);
+            if (IsStale(head, state))
+            {
+                // Built on a target that has moved on (another line landed): it can never land, but its
+                // verdict still counts. Red: its own PRs are to blame (it stood on a commit that had passed).
+                // Passed: its PRs are good; they go back to the front of the queue to land on the new target.
+                if (head.State == MergeAttemptState.Red) return new QueueDecision.Blame(head);
+                if (head.State == MergeAttemptState.Success) return new QueueDecision.Abandon(head, Messages.PassedOnOldTarget(head.Id));
+                continue;
+            }
             var reds = line.TakeWhile(a => a.State != MergeAttemptState.Red).Count();
             var landing = line.Take(reds).LastOrDefault(a => a.State == MergeAttemptState.Success);
             if (landing is not null)
@@ -101,28 +112,43 @@ public static class QueuePlanner
         // Concurrent bisection tests both halves at once, even where only one attempt may be in flight otherwise.
         var slots = waitingSplit is not null && config.Bisect == BisectMode.Concurrent ? Math.Max(2, config.ParallelAttempts) : config.ParallelAttempts;
         if (inFlight.Length >= slots) return new QueueDecision.Wait($"{inFlight.Length} of {slots} attempts in flight");
-        var tip = inFlight.Where(a => inFlight.All(b => b.AheadId != a.Id)).LastOrDefault();
-        if (tip is { State: not (MergeAttemptState.Testing or MergeAttemptState.Success) })
-            return new QueueDecision.Wait($"attempt {tip.Id} is {tip.State.ToString().ToUpperInvariant()}");
 
         if (waitingSplit is not null)
         {
             if (config.Bisect == BisectMode.Serial && inFlight.Length > 0) return new QueueDecision.Wait($"split attempt {waitingSplit.Id} waits for the line to clear");
-            return new QueueDecision.Start(waitingSplit, Members(state, waitingSplit).ToArray(), tip);
+            // The second half stacks on the first while that one is still the tip of its line; otherwise a half starts a line of its own.
+            var sibling = inFlight.LastOrDefault(a => a.ParentId == waitingSplit.ParentId && a.State is MergeAttemptState.Testing or MergeAttemptState.Success
+                                                      && inFlight.All(b => b.AheadId != a.Id));
+            if (config.Bisect == BisectMode.Concurrent && sibling is not null) return new QueueDecision.Start(waitingSplit, Members(state, waitingSplit).ToArray(), sibling);
+            var lastTip = inFlight.Where(a => inFlight.All(b => b.AheadId != a.Id)).LastOrDefault();
+            if (lastTip is not null && !config.BesideBisection && lastTip.State is not (MergeAttemptState.Testing or MergeAttemptState.Success))
+                return new QueueDecision.Wait($"attempt {lastTip.Id} is {lastTip.State.ToString().ToUpperInvariant()}");
+            return new QueueDecision.Start(waitingSplit, Members(state, waitingSplit).ToArray(), config.BesideBisection ? null : lastTip);
         }
 
-        // Half of a failed batch holds its culprit: a batch stacked behind a bisection still under test would
-        // almost surely be thrown away with it, so new batches wait for the bisection to settle.
-        if (inFlight.FirstOrDefault(a => a.ParentId is not null && a.State != MergeAttemptState.Success) is { } suspect)
-            return new QueueDecision.Wait($"bisecting in attempt {suspect.Id}");
+        // Where a new batch goes: on the tip of the newest line that is likely to land. A line holding half of
+        // a failed batch (it holds the culprit) or a red attempt would almost surely throw the batch away.
+        var lines = inFlight.Where(a => a.AheadId is null && !IsStale(a, state))
+            .Select(h => Line(h, inFlight)).ToArray();
+        var healthy = lines.LastOrDefault(l => l.All(a => a.State is MergeAttemptState.Testing or MergeAttemptState.Success && (a.ParentId is null || a.State == MergeAttemptState.Success)));
+        if (healthy is null && lines.Length > 0 && !config.BesideBisection)
+        {
+            var blocker = lines.SelectMany(l => l).First(a => a.State is not (MergeAttemptState.Testing or MergeAttemptState.Success) || a.ParentId is not null);
+            return new QueueDecision.Wait(blocker.ParentId is not null && blocker.State is MergeAttemptState.Testing
+                ? $"bisecting in attempt {blocker.Id}" : $"attempt {blocker.Id} is {blocker.State.ToString().ToUpperInvariant()}");
+        }
 
         var queued = Ordered(state.PullRequests).Where(p => state.Skip?.Contains(p.Number) != true).ToArray();
         if (queued.Length == 0) return new QueueDecision.Wait("nothing queued");
         var oldest = queued.Min(p => p.QueuedAt ?? p.StateChangedAt);
         var enough = config.BatchMinSize > 0 && queued.Length >= config.BatchMinSize;
         if (state.Now - oldest < config.BatchDelay && !enough) return new QueueDecision.Wait("batch delay", oldest + config.BatchDelay);
-        return new QueueDecision.Start(null, queued.Take(config.MaxBatchSize).ToArray(), tip);
+        return new QueueDecision.Start(null, queued.Take(config.MaxBatchSize).ToArray(), healthy?[^1]);
     }
+
+    /// <summary>A line head built before the last landing, on another commit: it can never fast-forward the target.</summary>
+    private static bool IsStale(MergeAttempt head, QueueState state) =>
+        state.Landed is { } landed && head.Id.Value < landed.Attempt.Value && head.BaseSha is { } onto && onto != landed.Sha;
 
     /// <summary>The attempt and those stacked on it, in order.</summary>
     public static IReadOnlyList<MergeAttempt> Line(MergeAttempt head, IReadOnlyCollection<MergeAttempt> inFlight)

@@ -10,7 +10,9 @@ public class RepoConfigParserTests
         var result = RepoConfigParser.Parse("target_branches: [main]\n");
         result.IsValid.Should().BeTrue();
         result.Config.Should().BeEquivalentTo(RepoConfig.FileDefaults);
-        result.Config!.BatchDelay.Should().Be(TimeSpan.FromMinutes(10));
+        result.Config!.AutoBatching.Should().BeEquivalentTo(["batch_delay", "max_batch_size", "batch_min_size", "beside_bisection"]);
+        (result.Config.ParallelAttempts, result.Config.Bisect, result.Config.FlakyRetries).Should().Be((4, BisectMode.Concurrent, 1));
+        result.Config.FlakyPatterns.Should().Equal("network error", "timed out", "connection reset", "ECONNRESET", "ETIMEDOUT");
         result.Config.Timeouts.Testing.Should().Be(TimeSpan.FromHours(1));
         result.Config.BlockingLabels.Should().Equal("do-not-merge");
     }
@@ -63,6 +65,33 @@ public class RepoConfigParserTests
         config.TmpBranch("main", new AttemptId(7)).Should().Be("mq/tmp/main/7");
     }
 
+    [Test]
+    public void Parse_EngineKeys_AreReadAndAValueSetIsHonouredExactly()
+    {
+        var config = RepoConfigParser.Parse("""
+            target_branches: [main]
+            parallel_attempts: 2
+            bisect: serial
+            flaky_retries: 0
+            flaky_patterns: [flake]
+            batch_delay: 3m
+            max_batch_size: auto
+            beside_bisection: false
+            """).Config!;
+
+        (config.ParallelAttempts, config.Bisect, config.FlakyRetries, config.BatchDelay, config.BesideBisection).Should().Be((2, BisectMode.Serial, 0, TimeSpan.FromMinutes(3), false));
+        config.FlakyPatterns.Should().Equal("flake");
+        config.AutoBatching.Should().BeEquivalentTo(["max_batch_size", "batch_min_size"]);
+        var busy = MergeQueue.Core.Queue.BatchPolicy.Effective(config, failureRate: 0.2);
+        (busy.BatchDelay, busy.MaxBatchSize, busy.BatchMinSize, busy.BesideBisection).Should().Be((TimeSpan.FromMinutes(3), 2, 1, false), "set values stay, auto ones follow the failure rate");
+        var calm = MergeQueue.Core.Queue.BatchPolicy.Effective(config, failureRate: 0.01);
+        (calm.MaxBatchSize, calm.BatchMinSize).Should().Be((8, 3));
+    }
+
+    [TestCase("parallel_attempts: 0", "'parallel_attempts' must be a whole number of at least 1")]
+    [TestCase("bisect: sideways", "'bisect' must be concurrent or serial")]
+    [TestCase("flaky_retries: -1", "'flaky_retries' must be a whole number of at least 0")]
+    [TestCase("beside_bisection: maybe", "'beside_bisection' must be true or false")]
     [TestCase("strategy: rebase", "unknown strategy 'rebase'")]
     [TestCase("batch_delay: 10 minutes", "'batch_delay' must be a duration")]
     [TestCase("timeouts: { testing: soon }", "'timeouts.testing' must be a duration")]

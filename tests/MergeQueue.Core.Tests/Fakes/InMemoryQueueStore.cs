@@ -93,6 +93,9 @@ public sealed class InMemoryQueueStore : IQueueStore
                 pr.ClearTransitions();
                 _prs[pr.Id] = Copy(pr);
             }
+            // The landed attempt is the one with the highest id among those merging in this save.
+            foreach (var a in changes.Attempts.Where(a => a.State == MergeAttemptState.Merged && a.Transitions.Count > 0).OrderBy(a => a.Id.Value))
+                _landed[a.Queue] = new Landing(a.Id, a.StagingSha!.Value);
             foreach (var a in changes.Attempts)
             {
                 a.Version++;
@@ -110,6 +113,7 @@ public sealed class InMemoryQueueStore : IQueueStore
     private readonly Dictionary<(RepoId, int), TryBuild> _tries = [];
     /// <summary>Outcomes per target in the order they happened (kept apart so reading them is cheap).</summary>
     private readonly Dictionary<QueueId, List<PullRequestState>> _recent = [];
+    private readonly Dictionary<QueueId, Landing> _landed = [];
 
     public Task<(int Merged, int Failed)> GetRecentOutcomesAsync(QueueId queue, int count, CancellationToken ct)
     {
@@ -119,6 +123,11 @@ public sealed class InMemoryQueueStore : IQueueStore
             var last = recent.Skip(Math.Max(0, recent.Count - count)).ToArray();
             return Task.FromResult((last.Count(s => s == PullRequestState.Merged), last.Count(s => s == PullRequestState.Failed)));
         }
+    }
+
+    public Task<Landing?> GetLastLandedAsync(QueueId queue, CancellationToken ct)
+    {
+        lock (_gate) return Task.FromResult(_landed.GetValueOrDefault(queue));
     }
 
     public Task<PullRequest?> FindLatestPullRequestAsync(RepoId repo, int number, CancellationToken ct)

@@ -204,6 +204,35 @@ public class SpeculativeFlowTests
     }
 
     [Test]
+    public async Task Beside_a_bisection_a_new_batch_runs_on_main_and_the_line_that_loses_is_settled_by_its_verdict()
+    {
+        var q = new QueueTester(new RepoConfig { BatchDelay = TimeSpan.FromMinutes(1), MaxBatchSize = 2, ParallelAttempts = 4, BesideBisection = true });
+        var (a, b) = (q.OpenPr(), q.OpenPr("FAIL"));
+        await q.ApproveAndMerge(a, b);
+        await q.StartBatch();
+        await Report(q, InFlight(q).Single()); // [a b] fails: halves [a] on main and [b] on [a]
+        var c = q.OpenPr();
+        await q.ApproveAndMerge(c);
+        await q.StartBatch();
+
+        var lines = InFlight(q);
+        lines.Should().HaveCount(3);
+        var beside = AttemptOf(q, c);
+        (beside.AheadId, beside.BaseSha).Should().Be((null, q.Main), "c does not wait for the bisection: a line of its own on main");
+
+        await Report(q, beside); // c lands first: the halves stand on an older main
+        q.Pr(c).State.Should().Be(PullRequestState.Merged);
+        await Report(q, AttemptOf(q, a)); // [a] passed, but on the old main: a goes back to the front of the queue
+
+        q.Store.EventLog.Should().Contain(e => e.Entry.PullRequest == a && e.Entry.Reason == Messages.PassedOnOldTarget(lines[0].Id));
+        await Drain(q);
+        q.Pr(a).State.Should().Be(PullRequestState.Merged);
+        q.Pr(b).State.Should().Be(PullRequestState.Failed);
+        q.MainTree.Keys.Should().NotContain("FAIL");
+        AssertInvariant(q);
+    }
+
+    [Test]
     public async Task A_network_error_is_retried_on_the_same_tree_and_parents_and_then_merges()
     {
         var q = Three();

@@ -27,8 +27,8 @@ public class QueuePlannerTests
     };
 
     private static QueueDecision Next(IEnumerable<PullRequest> prs, IEnumerable<MergeAttempt> attempts, RepoConfig? config = null, DateTimeOffset? now = null,
-        bool frozen = false, IReadOnlySet<int>? skip = null) =>
-        QueuePlanner.Next(new QueueState(prs.ToArray(), attempts.ToArray(), config ?? Config, now ?? T0.AddHours(1), frozen, skip));
+        bool frozen = false, IReadOnlySet<int>? skip = null, Landing? landed = null) =>
+        QueuePlanner.Next(new QueueState(prs.ToArray(), attempts.ToArray(), config ?? Config, now ?? T0.AddHours(1), frozen, skip, landed));
 
     // --- new batches ---
 
@@ -233,6 +233,58 @@ public class QueuePlannerTests
         var empty = Attempt(5, MergeAttemptState.Split);
 
         Next([Queued(3, T0)], [empty]).Should().Be(new QueueDecision.RemoveEmpty(empty));
+    }
+
+    // --- lines beside a bisection ---
+
+    private static MergeAttempt Half(long id, MergeAttemptState state, long parent, long? ahead = null)
+    {
+        var half = Attempt(id, state, ahead);
+        half.ParentId = new AttemptId(parent);
+        return half;
+    }
+
+    [Test]
+    public void New_batches_wait_behind_a_bisection_unless_they_may_go_beside_it()
+    {
+        var half = Half(5, MergeAttemptState.Testing, parent: 4);
+
+        Next([In(1, half), Queued(2, T0)], [half]).Should().Be(new QueueDecision.Wait("bisecting in attempt 5"));
+        Next([In(1, half), Queued(2, T0)], [half], Config with { BesideBisection = true })
+            .Should().BeOfType<QueueDecision.Start>().Which.Ahead.Should().BeNull("a line of its own on the target");
+    }
+
+    [Test]
+    public void The_second_half_stacks_on_the_first_even_beside_other_lines()
+    {
+        var other = Attempt(3, MergeAttemptState.Testing);
+        var first = Half(5, MergeAttemptState.Testing, parent: 4);
+        var second = Half(6, MergeAttemptState.Split, parent: 4);
+
+        Next([In(1, other), In(2, first), In(3, second, PullRequestState.Split)], [other, first, second], Config with { BesideBisection = true })
+            .Should().BeOfType<QueueDecision.Start>().Which.Ahead.Should().BeSameAs(first);
+    }
+
+    [Test]
+    public void A_line_built_before_the_last_landing_on_another_commit_never_lands_but_its_verdict_counts()
+    {
+        var passed = Attempt(3, MergeAttemptState.Success);
+        var red = Attempt(4, MergeAttemptState.Red);
+        var landed = new Landing(new AttemptId(6), new CommitSha("landed6"));
+
+        Next([In(1, passed)], [passed], landed: landed).Should().Be(new QueueDecision.Abandon(passed, Messages.PassedOnOldTarget(passed.Id)));
+        Next([In(1, red)], [red], landed: landed).Should().Be(new QueueDecision.Blame(red));
+    }
+
+    [Test]
+    public void A_line_built_on_the_last_landing_or_after_it_lands()
+    {
+        var onLanding = Attempt(3, MergeAttemptState.Success);
+        onLanding.BaseSha = new CommitSha("landed2");
+        var later = Attempt(9, MergeAttemptState.Success);
+
+        Next([In(1, onLanding)], [onLanding], landed: new Landing(new AttemptId(5), new CommitSha("landed2"))).Should().BeOfType<QueueDecision.Land>();
+        Next([In(1, later)], [later], landed: new Landing(new AttemptId(5), new CommitSha("landed2"))).Should().BeOfType<QueueDecision.Land>();
     }
 
     // --- restart with attempts in flight ---
