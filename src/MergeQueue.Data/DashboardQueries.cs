@@ -13,7 +13,13 @@ public sealed record PullRequestRecord(
 /// <summary>A merge attempt row as history shows it.</summary>
 public sealed record AttemptRecord(
     long Id, RepoId Repo, string Target, string State, string? BaseSha, string? StagingSha, long? ParentId,
-    DateTimeOffset CreatedAt, DateTimeOffset StateChangedAt, string? Reason);
+    DateTimeOffset CreatedAt, DateTimeOffset StateChangedAt, string? Reason)
+{
+    /// <summary>The attempt ahead whose staging commit it is built on (speculative attempts).</summary>
+    public long? AheadId { get; init; }
+    /// <summary>Flake retries of its staging run so far.</summary>
+    public int FlakeRetries { get; init; }
+}
 
 /// <summary>How many PRs of one queue reached one terminal state.</summary>
 public sealed record OutcomeCount(RepoId Repo, string Target, string State, int Count);
@@ -69,7 +75,8 @@ public sealed class DashboardQueries(SqliteDatabase database)
     private const string AttemptColumns =
         """
         id AS Id, owner AS Owner, repo AS Repo, target_branch AS Target, state AS State, base_sha AS BaseSha,
-        staging_sha AS StagingSha, parent_id AS ParentId, created_at AS CreatedAt, timestamp AS Timestamp, reason AS Reason
+        staging_sha AS StagingSha, parent_id AS ParentId, ahead_id AS AheadId, flake_retries AS FlakeRetries,
+        created_at AS CreatedAt, timestamp AS Timestamp, reason AS Reason
         """;
 
     /// <summary>Every repository the tables mention, by name.</summary>
@@ -290,7 +297,7 @@ public sealed class DashboardQueries(SqliteDatabase database)
         await using var connection = await database.OpenAsync(ct);
         var rows = await connection.QueryAsync<AttemptRow>(new CommandDefinition(sql, parameters, cancellationToken: ct));
         return rows.Select(r => new AttemptRecord(r.Id, new RepoId(r.Owner, r.Repo), r.Target, r.State, r.BaseSha, r.StagingSha, r.ParentId,
-            ToTime(r.CreatedAt)!.Value, ToTime(r.Timestamp)!.Value, r.Reason)).ToList();
+            ToTime(r.CreatedAt)!.Value, ToTime(r.Timestamp)!.Value, r.Reason) { AheadId = r.AheadId, FlakeRetries = r.FlakeRetries }).ToList();
     }
 
     private Task<IReadOnlyList<EventLogRecord>> QueryEventsAsync(string sql, object parameters, CancellationToken ct) =>
@@ -327,6 +334,8 @@ public sealed class DashboardQueries(SqliteDatabase database)
         public string? BaseSha { get; set; }
         public string? StagingSha { get; set; }
         public long? ParentId { get; set; }
+        public long? AheadId { get; set; }
+        public int FlakeRetries { get; set; }
         public long CreatedAt { get; set; }
         public long Timestamp { get; set; }
         public string? Reason { get; set; }

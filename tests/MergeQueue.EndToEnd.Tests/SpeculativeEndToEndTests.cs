@@ -49,6 +49,10 @@ public class SpeculativeEndToEndTests
         await t.StartBatchAsync();
         (await t.QueueBranchesAsync()).Count(n => n.StartsWith("mergequeue/staging/", StringComparison.Ordinal)).Should().Be(3, "three attempts are in flight at once");
         (await t.QueueStatusAsync(c))!.Description.Should().MatchRegex(@"^Testing in attempt \d+, 3rd in line$");
+        var page = await new HttpClient().GetStringAsync(new Uri(t.ServiceUrl, "repos/acme/widgets"));
+        var shown = System.Text.RegularExpressions.Regex.Matches(page, "data-attempt=\"(\\d+)\"").Select(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        shown.Should().HaveCount(3).And.BeInAscendingOrder("the dashboard shows the line in order");
+        System.Text.RegularExpressions.Regex.Matches(page, "the staging commit of attempt").Should().HaveCount(2);
         await t.RunUntilAsync(() => t.AllClosedAsync(a, b, c));
 
         foreach (var n in new[] { a, b, c }) (await t.PrAsync(n)).Merged.Should().BeTrue($"PR #{n}");
