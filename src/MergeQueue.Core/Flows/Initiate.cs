@@ -14,48 +14,48 @@ public sealed partial class MergeQueueFlows
 
     private async Task InitiateLockedAsync(RepoId repo, int number, Cause cause, CancellationToken ct)
     {
-            var pr = await store.FindActivePullRequestAsync(repo, number, ct);
-            if (pr is null) return;
-            // A queued PR held back at Construct (a label, draft) may be free now: Construct looks again.
-            if (pr.State == PullRequestState.Queued)
+        var pr = await store.FindActivePullRequestAsync(repo, number, ct);
+        if (pr is null) return;
+        // A queued PR held back at Construct (a label, draft) may be free now: Construct looks again.
+        if (pr.State == PullRequestState.Queued)
+        {
+            await AdvanceAsync(new QueueId(repo, pr.Target), cause, ct);
+            return;
+        }
+        if (pr.State != PullRequestState.Requested) return;
+        var config = await configs.GetAsync(repo, ct);
+        if (config is null) return;
+        var info = await ReadPullRequestAsync(repo, number, ct);
+        if (info is null || !info.Open)
+        {
+            pr.Cancel(Messages.CancelledClosed, Now);
+        }
+        else if (info.HeadSha != pr.HeadSha)
+        {
+            pr.Cancel(Messages.CancelledNewCommits, Now);
+        }
+        else
+        {
+            var readiness = await EvaluateReadinessAsync(repo, info, config, ct);
+            if (readiness.Failed)
             {
-                await AdvanceAsync(new QueueId(repo, pr.Target), cause, ct);
-                return;
+                pr.Fail(readiness.Short, Now);
             }
-            if (pr.State != PullRequestState.Requested) return;
-            var config = await configs.GetAsync(repo, ct);
-            if (config is null) return;
-            var info = await ReadPullRequestAsync(repo, number, ct);
-            if (info is null || !info.Open)
+            else if (readiness.Ready)
             {
-                pr.Cancel(Messages.CancelledClosed, Now);
-            }
-            else if (info.HeadSha != pr.HeadSha)
-            {
-                pr.Cancel(Messages.CancelledNewCommits, Now);
+                pr.Initiate(Now);
             }
             else
             {
-                var readiness = await EvaluateReadinessAsync(repo, info, config, ct);
-                if (readiness.Failed)
-                {
-                    pr.Fail(readiness.Short, Now);
-                }
-                else if (readiness.Ready)
-                {
-                    pr.Initiate(Now);
-                }
-                else
-                {
-                    var reason = readiness.Short;
-                    if (reason == pr.Reason) return;
-                    pr.Reason = reason;
-                }
+                var reason = readiness.Short;
+                if (reason == pr.Reason) return;
+                pr.Reason = reason;
             }
+        }
 
-            await SaveAsync(new Changes { PullRequests = { pr } }, cause, ct);
-            if (pr.State == PullRequestState.Queued) await AdvanceAsync(new QueueId(repo, pr.Target), cause, ct);
-            else await ReportAsync(pr, ct);
+        await SaveAsync(new Changes { PullRequests = { pr } }, cause, ct);
+        if (pr.State == PullRequestState.Queued) await AdvanceAsync(new QueueId(repo, pr.Target), cause, ct);
+        else await ReportAsync(pr, ct);
     }
 
     /// <summary>Initiate for every REQUESTED PR whose head is this commit (a pre-check reported on it).</summary>
