@@ -54,7 +54,8 @@ public static class Messages
 
     // Queue
     public static string Queued(int position, int length) => $"Queued: position {position} of {length}";
-    public static string QueuedWaitingForBatch(int position, int length) => $"Queued: position {position} of {length}, waiting for the batch delay";
+    /// <summary>The status's form: without the length, which changes whenever a PR joins the queue.</summary>
+    public static string QueuedAt(int position) => $"Queued: position {position}";
     public static string Testing(AttemptId attempt, int size, int place) =>
         $"Testing in attempt {attempt}, {Ordinal(place)} in line" + (size == 1 ? "" : $", with {size - 1} other PR{(size == 2 ? "" : "s")}");
     public static string TestingAgain(AttemptId attempt, int retry, string why) => Status($"Testing in attempt {attempt} again (flake retry {retry}: {why})");

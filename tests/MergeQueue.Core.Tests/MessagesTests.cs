@@ -8,7 +8,7 @@ public class MessagesTests
     private static IEnumerable<TestCaseData> Pinned()
     {
         yield return new TestCaseData(Messages.Queued(2, 5), "Queued: position 2 of 5");
-        yield return new TestCaseData(Messages.QueuedWaitingForBatch(1, 1), "Queued: position 1 of 1, waiting for the batch delay");
+        yield return new TestCaseData(Messages.QueuedAt(2), "Queued: position 2");
         yield return new TestCaseData(Messages.Testing(A, 1, 1), "Testing in attempt 12, 1st in line");
         yield return new TestCaseData(Messages.Testing(A, 3, 2), "Testing in attempt 12, 2nd in line, with 2 other PRs");
         yield return new TestCaseData(Messages.Testing(A, 2, 13), "Testing in attempt 12, 13th in line, with 1 other PR");

@@ -136,7 +136,7 @@ public class CommandEndToEndTests
         await t.StartBatchAsync();
 
         (await ReactionsAsync(t, n, freeze)).Should().Equal("+1");
-        (await t.QueueStatusAsync(n))!.Description.Should().Be("Queued: position 1 of 1; main is frozen by carol: release 2.0 going out");
+        (await t.QueueStatusAsync(n))!.Description.Should().Be("Queued: position 1; main is frozen by carol: release 2.0 going out");
         (await t.Control.CiRunsAsync(Repo)).Should().NotContain(r => r.Branch.StartsWith("mergequeue/staging/", StringComparison.Ordinal));
 
         var unfreezeByBob = await t.CommentAsync(n, "@mergequeue unfreeze", by: "bob");

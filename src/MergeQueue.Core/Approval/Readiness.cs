@@ -31,6 +31,9 @@ public sealed record ReadinessFacts
 /// <summary>Why a PR is not merging yet: every blocker, in the order a person should deal with them.</summary>
 public sealed record ReadinessResult(IReadOnlyList<Blocker> Blockers, ApprovalResult? Approval)
 {
+    /// <summary>The PR's place in the queue, when it is queued.</summary>
+    public int? QueuePosition { get; init; }
+
     /// <summary>Nothing about the PR itself stops it from being queued (the queue's own state may still hold it).</summary>
     public bool Ready => !Blockers.Any(b => b.AboutThePullRequest);
 
@@ -59,9 +62,11 @@ public sealed record ReadinessResult(IReadOnlyList<Blocker> Blockers, ApprovalRe
             var frozen = Blockers.FirstOrDefault(b => b.Kind == BlockerKind.FrozenTarget);
             var position = Blockers.FirstOrDefault(b => b.Kind == BlockerKind.QueuePosition);
             var waiting = Blockers.Any(b => b.Kind == BlockerKind.BatchDelay);
-            if (position is null) return Messages.Status(frozen?.Text ?? "ready");
-            if (frozen is not null) return Messages.Status($"{position.Text}; {frozen.Text}");
-            return waiting ? Messages.Status($"{position.Text}, waiting for the batch delay") : position.Text;
+            if (position is null || QueuePosition is not { } place) return Messages.Status(frozen?.Text ?? "ready");
+            // The status leaves out the queue's length: it would change for every queued PR whenever one joins.
+            var text = Messages.QueuedAt(place);
+            if (frozen is not null) return Messages.Status($"{text}; {frozen.Text}");
+            return waiting ? Messages.Status($"{text}, waiting for the batch delay") : text;
         }
     }
 
@@ -110,7 +115,7 @@ public static class Readiness
             blockers.Add(new Blocker(BlockerKind.QueuePosition, Messages.Queued(position.Position, position.Length)));
         if (facts.BatchStartsAt is { } at)
             blockers.Add(new Blocker(BlockerKind.BatchDelay, Messages.WaitingBatchDelay(at)));
-        return new ReadinessResult(blockers, approval);
+        return new ReadinessResult(blockers, approval) { QueuePosition = facts.QueuePosition?.Position };
     }
 
     /// <summary>Seed 003's "ready" with the merge rules, for a REQUESTED PR.</summary>

@@ -85,7 +85,7 @@ public class ReadinessTests
     {
         var result = Readiness.Explain(new ReadinessFacts { Config = new RepoConfig(), QueuePosition = (2, 3), BatchStartsAt = T0.AddMinutes(10) });
         result.Ready.Should().BeTrue("queue facts never make a PR unready");
-        result.Short.Should().Be("Queued: position 2 of 3, waiting for the batch delay");
+        result.Short.Should().Be("Queued: position 2, waiting for the batch delay");
         result.Full.Should().Equal("Queued: position 2 of 3", "waiting for the batch delay (until 09:10:00 UTC)");
     }
 
@@ -94,7 +94,7 @@ public class ReadinessTests
     {
         var freeze = new QueueFreeze(Main, "carol", T0, "release 2.0 in progress");
         var result = Readiness.Explain(new ReadinessFacts { Config = new RepoConfig(), QueuePosition = (1, 1), Freeze = freeze });
-        result.Short.Should().Be("Queued: position 1 of 1; main is frozen by carol: release 2.0 in progress");
+        result.Short.Should().Be("Queued: position 1; main is frozen by carol: release 2.0 in progress");
     }
 
     [Test]

@@ -26,12 +26,12 @@ public class CancelFlowTests
         var a = q.OpenPr();
         var b = q.OpenPr();
         await q.ApproveAndMerge(a, b);
-        q.GitHub.Statuses[q.Pr(b).HeadSha].Description.Should().Contain("position 2 of 2");
+        q.GitHub.Statuses[q.Pr(b).HeadSha].Description.Should().StartWith("Queued: position 2,");
 
         await q.Cancel(a);
 
         q.Pr(a).State.Should().Be(PullRequestState.Cancelled);
-        q.GitHub.Statuses[q.Pr(b).HeadSha].Description.Should().Contain("position 1 of 1");
+        q.GitHub.Statuses[q.Pr(b).HeadSha].Description.Should().StartWith("Queued: position 1,");
     }
 
     [Test]

@@ -20,7 +20,7 @@ public class CommandFlowTests
 
         q.Running.Should().BeNull("a frozen target starts no attempt");
         q.Pr(n).State.Should().Be(PullRequestState.Queued);
-        q.GitHub.Statuses[q.Pr(n).HeadSha].Description.Should().Be("Queued: position 1 of 1; main is frozen by carol: release day");
+        q.GitHub.Statuses[q.Pr(n).HeadSha].Description.Should().Be("Queued: position 1; main is frozen by carol: release day");
         (await q.Store.GetFreezeAsync(q.Queue, default)).Should().Match<QueueFreeze>(f => f.FrozenBy == "carol" && f.Reason == "release day");
 
         (await q.Flows.UnfreezeAsync(q.Repo, n, q.Cause, default)).Accepted.Should().BeTrue();
@@ -46,7 +46,7 @@ public class CommandFlowTests
         q.Pr(a).State.Should().Be(PullRequestState.Merged);
         q.Pr(b).State.Should().Be(PullRequestState.Queued);
         q.Running.Should().BeNull();
-        q.GitHub.Statuses[q.Pr(b).HeadSha].Description.Should().Be("Queued: position 1 of 1; main is frozen by carol");
+        q.GitHub.Statuses[q.Pr(b).HeadSha].Description.Should().Be("Queued: position 1; main is frozen by carol");
     }
 
     [Test]

@@ -16,7 +16,7 @@ public class MergeFlowTests
 
         (await q.Merge(n)).Accepted.Should().BeTrue();
         q.Pr(n).State.Should().Be(PullRequestState.Queued);
-        q.GitHub.Statuses[q.Pr(n).HeadSha].Description.Should().Contain("Queued: position 1 of 1");
+        q.GitHub.Statuses[q.Pr(n).HeadSha].Description.Should().Contain("Queued: position 1");
 
         await q.StartBatch();
         var attempt = q.Running!;
@@ -199,7 +199,7 @@ public class MergeFlowTests
 
         q.Pr(high).State.Should().Be(PullRequestState.Merging);
         q.Pr(low).State.Should().Be(PullRequestState.Queued);
-        q.GitHub.Statuses[q.Pr(low).HeadSha].Description.Should().Be("Queued: position 1 of 1");
+        q.GitHub.Statuses[q.Pr(low).HeadSha].Description.Should().Be("Queued: position 1");
     }
 
     [Test]
