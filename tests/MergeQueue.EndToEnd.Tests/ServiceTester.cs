@@ -210,15 +210,24 @@ public sealed class ServiceTester : IAsyncDisposable
         return true;
     }
 
-    /// <summary>The shared invariant: the bot only ever moved the target to commits whose required checks had passed.</summary>
+    /// <summary>
+    /// The shared invariant: the bot only ever moved the target by fast-forward, to commits on which
+    /// every required check of the repository's config was present and had passed.
+    /// </summary>
     public async Task AssertTargetOnlyMovedToGreenAsync(string branch = "main")
     {
+        var required = Core.Config.RepoConfigParser.Parse(Config.Yaml).Config?.RequiredChecks ?? ["ci"];
         var moves = await Control.BranchMovesAsync(Repo, branch);
         foreach (var move in moves.Where(m => m.Actor == Bot))
         {
             move.Forced.Should().BeFalse($"{branch} must only fast-forward");
             move.Checks.Should().NotBeNull();
-            move.Checks!.Statuses.Where(s => s.Context == "ci").MaxBy(s => s.Id)?.State.Should().Be("success", $"{branch} moved to {move.NewSha}, which must have passed ci");
+            foreach (var context in required)
+            {
+                var status = move.Checks!.Statuses.Where(s => s.Context == context).MaxBy(s => s.Id)?.State;
+                var run = move.Checks.CheckRuns.Where(r => r.Name == context).MaxBy(r => r.Id)?.Conclusion;
+                (status ?? run).Should().Be("success", $"{branch} moved to {move.NewSha}, which must have passed {context}");
+            }
         }
     }
 

@@ -35,6 +35,8 @@ public sealed record RepoConfig
     public MergeStrategy Strategy { get; init; } = MergeStrategy.Merge;
     public int RequiredApprovals { get; init; } = 1;
     public IReadOnlyList<string> RequiredChecks { get; init; } = ["ci"];
+    /// <summary>An empty <see cref="RequiredChecks"/> (merging untested commits) must be asked for with this.</summary>
+    public bool AllowNoChecks { get; init; }
     public IReadOnlyList<string> PreChecks { get; init; } = [];
     public bool QueueOnApproval { get; init; }
     public TimeSpan BatchDelay { get; init; } = TimeSpan.FromMinutes(10);

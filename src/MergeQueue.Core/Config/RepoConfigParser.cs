@@ -77,6 +77,7 @@ public static class RepoConfigParser
                         var s => throw new ConfigException($"'bisect' must be concurrent or serial, not '{s}'"),
                     } },
                     "beside_bisection" => Fixed(config, key) with { BesideBisection = Bool(key, value) },
+                    "allow_no_checks" => config with { AllowNoChecks = Bool(key, value) },
                     "flaky_retries" => config with { FlakyRetries = Int(key, value, min: 0) },
                     "flaky_patterns" => config with { FlakyPatterns = List(key, value) },
                     _ => throw new ConfigException($"unknown key '{key}'"),
@@ -87,6 +88,9 @@ public static class RepoConfigParser
                 errors.Add(e.Message);
             }
         }
+        // With no required check the target would move to commits nothing tested: only on purpose.
+        if (config.RequiredChecks.Count == 0 && !config.AllowNoChecks)
+            errors.Add("'required_checks' is empty: the target would move to untested commits; list the checks, or also set allow_no_checks: true");
         return errors.Count == 0 ? new(config, []) : new(null, errors);
     }
 

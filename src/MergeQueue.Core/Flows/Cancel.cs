@@ -16,31 +16,36 @@ public sealed partial class MergeQueueFlows
         {
             var pr = await store.FindActivePullRequestAsync(repo, number, ct);
             if (pr is null) return FlowResult.Refused(Messages.RefusedNotInQueue);
-
-            var changes = new Changes { PullRequests = { pr } };
-            MergeAttempt? attempt = null;
-            if (pr.State == PullRequestState.Merging && pr.AttemptId is { } id)
-            {
-                attempt = await store.GetAttemptAsync(id, ct);
-                if (attempt is { IsInFlight: true })
-                {
-                    attempt.BatchChanged(Messages.SplitBatchChanged(number), Now);
-                    changes.Attempts.Add(attempt);
-                    foreach (var mate in (await MembersAsync(attempt, ct)).Where(p => p.Number != number))
-                    {
-                        mate.Split(attempt.Id, Messages.SplitBatchChanged(number), Now);
-                        changes.PullRequests.Add(mate);
-                    }
-                }
-            }
-            pr.Cancel(reason, Now);
-            await SaveAsync(changes, cause, ct);
-            if (attempt is { State: MergeAttemptState.Split } && await configs.GetAsync(repo, ct) is { } config)
-                await DeleteAttemptBranchesAsync(attempt, config, ct); // its CI run is moot
-            await ReportAllAsync(changes.PullRequests, ct);
+            await WithdrawAsync(pr, reason, cause, ct);
             await AdvanceAsync(new QueueId(repo, pr.Target), cause, ct);
             return FlowResult.Ok(reason);
         }, ct);
+
+    /// <summary>Cancel's change of rows: the PR leaves, an attempt in flight holding it goes back to SPLIT without it.</summary>
+    private async Task WithdrawAsync(PullRequest pr, string reason, Cause cause, CancellationToken ct)
+    {
+        var changes = new Changes { PullRequests = { pr } };
+        MergeAttempt? attempt = null;
+        if (pr.State == PullRequestState.Merging && pr.AttemptId is { } id)
+        {
+            attempt = await store.GetAttemptAsync(id, ct);
+            if (attempt is { IsInFlight: true })
+            {
+                attempt.BatchChanged(Messages.SplitBatchChanged(pr.Number), Now);
+                changes.Attempts.Add(attempt);
+                foreach (var mate in (await MembersAsync(attempt, ct)).Where(p => p.Number != pr.Number))
+                {
+                    mate.Split(attempt.Id, Messages.SplitBatchChanged(pr.Number), Now);
+                    changes.PullRequests.Add(mate);
+                }
+            }
+        }
+        pr.Cancel(reason, Now);
+        await SaveAsync(changes, cause, ct);
+        if (attempt is { State: MergeAttemptState.Split } && await configs.GetAsync(pr.Repo, ct) is { } config)
+            await DeleteAttemptBranchesAsync(attempt, config, ct); // its CI run is moot
+        await ReportAllAsync(changes.PullRequests, ct);
+    }
 
     /// <summary>The PR's active request, if any.</summary>
     public Task<PullRequest?> FindActiveAsync(RepoId repo, int number, CancellationToken ct) => store.FindActivePullRequestAsync(repo, number, ct);

@@ -20,6 +20,7 @@ public sealed partial class MergeQueueFlows
     /// </summary>
     private async Task CompleteAttemptAsync(MergeAttempt attempt, IReadOnlyList<MergeAttempt> covered, RepoConfig config, Cause cause, CancellationToken ct)
     {
+        if (await WithdrawMovedAsync(covered.Append(attempt).ToArray(), cause, ct)) return; // the planner looks again
         var staging = attempt.StagingSha!.Value;
         var moved = await github.FastForwardAsync(attempt.Repo, attempt.Target, staging, ct);
         var changes = new Changes();
@@ -60,6 +61,29 @@ public sealed partial class MergeQueueFlows
         foreach (var a in ended) await DeleteAttemptBranchesAsync(a, config, ct);
         await ReportAllAsync(changes.PullRequests, ct);
         if (moved) await CloseLandedAsync(changes.PullRequests, ct);
+    }
+
+    /// <summary>
+    /// Before the target moves, every PR about to land must still be open at the head it was tested
+    /// with: a push accepted but not processed yet (its delivery queued behind the CI result that
+    /// completes the attempt) would otherwise land the old head. GitHub is asked (once per step). A PR
+    /// that moved or was closed unmerged is cancelled as its delivery would have done; true when any was.
+    /// </summary>
+    private async Task<bool> WithdrawMovedAsync(IReadOnlyList<MergeAttempt> landing, Cause cause, CancellationToken ct)
+    {
+        var ids = landing.Select(a => a.Id).ToHashSet();
+        var withdrawn = false;
+        foreach (var pr in (await store.GetActivePullRequestsAsync(landing[0].Repo, ct)).Where(p => p.AttemptId is { } id && ids.Contains(id)).ToArray())
+        {
+            var info = await ReadPullRequestAsync(pr.Repo, pr.Number, ct);
+            // Merged already is fine: our own fast-forward whose save a crash interrupted, landing again as a no-op.
+            if (info is not null && (info.Open || info.Merged) && info.HeadSha == pr.HeadSha) continue;
+            var current = await store.FindActivePullRequestAsync(pr.Repo, pr.Number, ct);
+            if (current is null) continue;
+            await WithdrawAsync(current, info is { Open: true } ? Messages.CancelledNewCommits : Messages.CancelledClosed, cause, ct);
+            withdrawn = true;
+        }
+        return withdrawn;
     }
 
     /// <summary>

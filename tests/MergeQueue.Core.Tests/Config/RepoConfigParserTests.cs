@@ -66,6 +66,15 @@ public class RepoConfigParserTests
     }
 
     [Test]
+    public void Parse_NoRequiredChecks_IsAcceptedOnlyWhenAskedFor()
+    {
+        var config = RepoConfigParser.Parse("target_branches: [main]\nrequired_checks: []\nallow_no_checks: true\n").Config!;
+
+        config.RequiredChecks.Should().BeEmpty();
+        config.AllowNoChecks.Should().BeTrue();
+    }
+
+    [Test]
     public void Parse_EngineKeys_AreReadAndAValueSetIsHonouredExactly()
     {
         var config = RepoConfigParser.Parse("""
@@ -88,6 +97,8 @@ public class RepoConfigParserTests
         (calm.MaxBatchSize, calm.BatchMinSize).Should().Be((8, 3));
     }
 
+    [TestCase("required_checks: []", "'required_checks' is empty: the target would move to untested commits")]
+    [TestCase("required_checks: []\nallow_no_checks: maybe", "'allow_no_checks' must be true or false")]
     [TestCase("parallel_attempts: 0", "'parallel_attempts' must be a whole number of at least 1")]
     [TestCase("bisect: sideways", "'bisect' must be concurrent or serial")]
     [TestCase("flaky_retries: -1", "'flaky_retries' must be a whole number of at least 0")]

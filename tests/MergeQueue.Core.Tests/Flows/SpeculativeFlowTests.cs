@@ -145,6 +145,27 @@ public class SpeculativeFlowTests
     }
 
     [Test]
+    public async Task A_pr_pushed_to_before_its_delivery_is_handled_never_lands_its_old_head()
+    {
+        var q = Three();
+        var (a, b) = (q.OpenPr(), q.OpenPr());
+        await q.ApproveAndMerge(a, b);
+        await q.StartBatch();
+        var line = InFlight(q);
+        q.Push(a); // GitHub has a's new head; its synchronize delivery waits behind the CI result
+
+        await Report(q, line[0]);
+
+        q.Pr(a).State.Should().Be(PullRequestState.Cancelled);
+        q.Pr(a).Reason.Should().Be(Messages.CancelledNewCommits);
+        q.GitHub.TargetMoves.Should().BeEmpty("nothing lands with a head that moved");
+        await Drain(q);
+        q.Pr(b).State.Should().Be(PullRequestState.Merged);
+        q.MainTree.Keys.Should().NotContain($"file{a}.txt");
+        AssertInvariant(q);
+    }
+
+    [Test]
     public async Task A_late_push_delivery_of_our_own_fast_forward_never_aborts_a_later_attempt()
     {
         var q = Three();
