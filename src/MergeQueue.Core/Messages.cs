@@ -8,7 +8,14 @@ public static class Messages
     /// <summary>GitHub refuses status descriptions over 140 characters.</summary>
     public const int MaxStatusLength = 140;
 
-    public static string Status(string text) => text.Length <= MaxStatusLength ? text : text[..(MaxStatusLength - 1)] + "…";
+    /// <summary>Cut to GitHub's limit on a character boundary: never half of a surrogate pair.</summary>
+    public static string Status(string text)
+    {
+        if (text.Length <= MaxStatusLength) return text;
+        var cut = MaxStatusLength - 1;
+        if (char.IsHighSurrogate(text[cut - 1])) cut--;
+        return text[..cut] + "…";
+    }
 
     // Waiting (REQUESTED)
     public const string WaitingDraft = "draft: mark it ready for review";

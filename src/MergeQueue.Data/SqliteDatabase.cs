@@ -52,7 +52,9 @@ public sealed class SqliteDatabase
             }
 
             await connection.ExecuteAsync(new CommandDefinition(
-                $"PRAGMA busy_timeout={_busyTimeoutMs.ToString(CultureInfo.InvariantCulture)}; PRAGMA foreign_keys=ON;",
+                // synchronous=FULL: in WAL mode SQLite's default (NORMAL in some builds) may lose the last
+                // commits on power loss; an accepted delivery must survive that. Set explicitly, per connection.
+                $"PRAGMA busy_timeout={_busyTimeoutMs.ToString(CultureInfo.InvariantCulture)}; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;",
                 cancellationToken: ct));
             return connection;
         }

@@ -38,4 +38,15 @@ public class MessagesTests
     [Test]
     public void Statuses_are_cut_to_GitHubs_140_characters() =>
         Messages.Status(new string('x', 200)).Should().HaveLength(140).And.EndWith("…");
+
+    [Test]
+    public void Statuses_are_cut_on_a_character_boundary()
+    {
+        var text = new string('x', 138) + string.Concat(Enumerable.Repeat("😀", 10));
+
+        var cut = Messages.Status(text);
+
+        cut.Should().Be(new string('x', 138) + "…", "the emoji straddling the limit goes whole");
+        cut.Where(char.IsSurrogate).Should().BeEmpty();
+    }
 }

@@ -15,7 +15,7 @@ public sealed class SqliteDatabaseTests
     public void TearDown() => _file.Dispose();
 
     [Test]
-    public async Task Open_AnyConnection_UsesWalForeignKeysAndBusyTimeout()
+    public async Task Open_AnyConnection_UsesWalFullSyncForeignKeysAndBusyTimeout()
     {
         await _file.MigratedAsync();
 
@@ -25,6 +25,7 @@ public sealed class SqliteDatabaseTests
         (await connection.ExecuteScalarAsync<string>("PRAGMA journal_mode")).Should().Be("wal");
         (await connection.ExecuteScalarAsync<long>("PRAGMA foreign_keys")).Should().Be(1);
         (await connection.ExecuteScalarAsync<long>("PRAGMA busy_timeout")).Should().Be(5000);
+        (await connection.ExecuteScalarAsync<long>("PRAGMA synchronous")).Should().Be(2, "FULL: every commit is on disk before it is acknowledged");
         File.Exists(_file.Path + "-wal").Should().BeTrue();
     }
 

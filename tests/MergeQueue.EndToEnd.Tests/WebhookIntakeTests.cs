@@ -66,6 +66,16 @@ public class WebhookIntakeTests
         (await response.Content.ReadAsStringAsync()).Should().MatchRegex("malformed JSON|JSON object");
     }
 
+    [TestCase("{\"action\":\"opened\",\"repository\":{\"full_name\":\"a/b/c\"}}", "repository.full_name")]
+    [TestCase("{\"action\":\"opened\",\"repository\":{\"full_name\":\"/x\"}}", "repository.full_name")]
+    [TestCase("{\"action\":\"\\ud800\"}", "not valid Unicode")]
+    public async Task Intake_SignedButUnusable_Is400WithTheReason(string body, string why)
+    {
+        var response = await _http.SendAsync(Delivery("pull_request", body));
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await response.Content.ReadAsStringAsync()).Should().Contain(why);
+    }
+
     [Test]
     public async Task Intake_MissingDeliveryHeader_Is400()
     {

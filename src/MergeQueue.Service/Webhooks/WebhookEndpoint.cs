@@ -64,6 +64,15 @@ public static class WebhookEndpoint
         {
             return Problem(StatusCodes.Status400BadRequest, $"malformed JSON: {e.Message}");
         }
+        catch (FormatException e)
+        {
+            return Problem(StatusCodes.Status400BadRequest, $"repository.full_name: {e.Message}");
+        }
+        catch (InvalidOperationException e)
+        {
+            // JsonElement.GetString on a lone UTF-16 surrogate escape such as \ud800.
+            return Problem(StatusCodes.Status400BadRequest, $"a string in the payload is not valid Unicode: {e.Message}");
+        }
 
         var accepted = await inbox.TryAcceptAsync(new WebhookDelivery(deliveryId, eventName, action, repo, payload, clock.GetUtcNow()), ct);
         ServiceMetrics.Deliveries.WithLabels(eventName, accepted ? "accepted" : "duplicate").Inc();
