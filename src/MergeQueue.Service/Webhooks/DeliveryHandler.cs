@@ -82,12 +82,12 @@ public sealed class DeliveryHandler(
                     await flows.CancelAsync(repo, pr.Number, Messages.CancelledMergedElsewhere, cause, ct);
                 return "closed (merged)";
             case "closed":
-                await flows.CancelAsync(repo, pr.Number, Messages.CancelledClosed, cause, ct);
+                await flows.ClosedAsync(repo, pr.Number, cause, ct);
                 return "closed";
             case "converted_to_draft":
                 // Draft PRs never merge: a waiting request notes it, a queued or merging one leaves.
                 if ((await flows.FindActiveAsync(repo, pr.Number, ct))?.State is { } state && state != Core.PullRequests.PullRequestState.Requested)
-                    await flows.CancelAsync(repo, pr.Number, Messages.CancelledDraft, cause, ct);
+                    await flows.DraftedAsync(repo, pr.Number, cause, ct);
                 else
                     await flows.InitiateAsync(repo, pr.Number, cause, ct);
                 return "draft";

@@ -124,4 +124,51 @@ public class CancelFlowTests
         await q.RunUntilIdle();
         q.Pr(a).State.Should().Be(PullRequestState.Merged);
     }
+
+    [Test]
+    public async Task A_late_synchronize_whose_push_was_undone_cancels_nothing()
+    {
+        var q = new QueueTester();
+        var n = q.OpenPr();
+        await q.ApproveAndMerge(n);
+        var requested = q.Pr(n).HeadSha;
+        var pushed = q.Push(n);
+        q.GitHub.PullRequests[n] = q.GitHub.PullRequests[n] with { HeadSha = requested }; // force-pushed back before the delivery is handled
+
+        await q.Flows.PushedAsync(q.Repo, n, pushed, q.Cause, default);
+
+        q.Pr(n).State.Should().Be(PullRequestState.Queued);
+    }
+
+    [Test]
+    public async Task A_late_closed_delivery_of_a_pr_reopened_since_cancels_nothing_and_a_current_one_cancels()
+    {
+        var q = new QueueTester();
+        var n = q.OpenPr();
+        await q.ApproveAndMerge(n);
+
+        await q.Flows.ClosedAsync(q.Repo, n, q.Cause, default); // GitHub shows it open: reopened since
+        q.Pr(n).State.Should().Be(PullRequestState.Queued);
+
+        q.GitHub.PullRequests[n] = q.GitHub.PullRequests[n] with { Open = false };
+        await q.Flows.ClosedAsync(q.Repo, n, q.Cause, default);
+        q.Pr(n).State.Should().Be(PullRequestState.Cancelled);
+        q.Pr(n).Reason.Should().Be(Messages.CancelledClosed);
+    }
+
+    [Test]
+    public async Task A_converted_to_draft_delivery_cancels_only_while_GitHub_still_shows_a_draft()
+    {
+        var q = new QueueTester();
+        var n = q.OpenPr();
+        await q.ApproveAndMerge(n);
+
+        await q.Flows.DraftedAsync(q.Repo, n, q.Cause, default); // ready for review again by now
+        q.Pr(n).State.Should().Be(PullRequestState.Queued);
+
+        q.GitHub.PullRequests[n] = q.GitHub.PullRequests[n] with { Draft = true };
+        await q.Flows.DraftedAsync(q.Repo, n, q.Cause, default);
+        q.Pr(n).State.Should().Be(PullRequestState.Cancelled);
+        q.Pr(n).Reason.Should().Be(Messages.CancelledDraft);
+    }
 }
