@@ -199,6 +199,20 @@ public class CommandEndToEndTests
     }
 
     [Test]
+    public async Task RefusedCommand_ByAUserWithoutWriteAccess_GetsAReactionButNeverAReply()
+    {
+        await using var t = await ServiceTester.StartAsync(ServiceTester.DefaultConfig + "\ncomments: true\n");
+        var n = await t.OpenPrAsync();
+
+        var comment = await t.CommentAsync(n, "@mergequeue merge", by: "mallory");
+        await t.SettleAsync();
+
+        (await ReactionsAsync(t, n, comment)).Should().Equal("confused");
+        (await t.Control.CommentsAsync(Repo, n)).Should().NotContain(c => c.User == ServiceTester.Bot, "the bot answers no one who may not command it");
+        (await t.QueueStatusAsync(n)).Should().BeNull();
+    }
+
+    [Test]
     public async Task QueueOnApproval_ApprovalByAWriter_RequestsTheMerge_ButNotByAReader()
     {
         await using var t = await ServiceTester.StartAsync(ServiceTester.DefaultConfig + "\nqueue_on_approval: true\n");

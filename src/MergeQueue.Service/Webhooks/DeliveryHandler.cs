@@ -149,7 +149,10 @@ public sealed class DeliveryHandler(
             results.Add($"{command.GetType().Name.ToLowerInvariant()}: {(result.Accepted ? "accepted" : "refused")} ({result.Message})");
         }
         await ReactAsync(repo, comment.CommentId, allAccepted, ct);
-        if ((await configs.GetAsync(repo, ct))?.Comments == true)
+        // Replies only to those who may command the queue: anyone else gets the reaction, never a
+        // comment the bot writes at their bidding.
+        if ((await configs.GetAsync(repo, ct))?.Comments == true
+            && (allAccepted || await permissions.GetAsync(repo, comment.Author, ct) >= Permission.Write))
             await ReplyAsync(repo, comment.Number, Messages.CommandReply(comment.Author, results), ct);
         return string.Join("; ", results);
     }
