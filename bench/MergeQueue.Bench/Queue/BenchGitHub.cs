@@ -27,7 +27,6 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
 
     public int Reads { get; private set; }
     public int Writes { get; private set; }
-    public Dictionary<string, int> CallsByMethod { get; } = new(StringComparer.Ordinal);
 
     /// <summary>CI reported on this commit: pending (false) when a run is queued, the outcome (true) when it ends (GitHub sends a <c>status</c> delivery).</summary>
     public Func<CommitSha, bool, Task>? ChecksChanged { get; set; }
@@ -54,15 +53,8 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
 
     private SimCommit Commit(CommitSha sha) => _commits.TryGetValue(sha, out var c) ? c : throw new InvalidOperationException($"no commit {sha}");
 
-    private void Read(string method) => Count(method, write: false);
-    private void Write(string method) => Count(method, write: true);
-
-    private void Count(string method, bool write)
-    {
-        if (write) Writes++;
-        else Reads++;
-        CallsByMethod[method] = CallsByMethod.GetValueOrDefault(method) + 1;
-    }
+    private void Read() => Reads++;
+    private void Write() => Writes++;
 
     private bool IsCiBranch(string branch) =>
         branch.StartsWith($"{config.BranchPrefix}/staging/", StringComparison.Ordinal) || branch.StartsWith($"{config.BranchPrefix}/try/", StringComparison.Ordinal);
@@ -98,25 +90,25 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
 
     public Task<PullRequestInfo?> GetPullRequestAsync(RepoId repo, int number, CancellationToken ct)
     {
-        Read(nameof(GetPullRequestAsync));
+        Read();
         return Task.FromResult(_prs.ContainsKey(number) ? Info(number) : null);
     }
 
     public Task<IReadOnlyList<CommitInfo>> GetPullRequestCommitsAsync(RepoId repo, int number, CancellationToken ct)
     {
-        Read(nameof(GetPullRequestCommitsAsync));
+        Read();
         return Task.FromResult<IReadOnlyList<CommitInfo>>([CommitInfoOf(_heads[number])]);
     }
 
     public Task<IReadOnlyList<Review>> GetReviewsAsync(RepoId repo, int number, CancellationToken ct)
     {
-        Read(nameof(GetReviewsAsync));
+        Read();
         return Task.FromResult<IReadOnlyList<Review>>([new Review("reviewer", ReviewState.Approved, Sha(_heads[number]), _prs[number].ArrivesAt)]);
     }
 
     public Task<IReadOnlyList<Check>> GetChecksAsync(RepoId repo, CommitSha sha, CancellationToken ct)
     {
-        Read(nameof(GetChecksAsync));
+        Read();
         if (!_lastRun.TryGetValue(Commit(sha), out var r)) return Task.FromResult<IReadOnlyList<Check>>([]);
         var state = r.Outcome switch { null => CheckState.Pending, CiOutcome.Passed => CheckState.Success, _ => CheckState.Failure };
         return Task.FromResult<IReadOnlyList<Check>>([new Check("ci", state, r.Description, null)]);
@@ -124,38 +116,38 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
 
     public Task<Permission> GetPermissionAsync(RepoId repo, string login, CancellationToken ct)
     {
-        Read(nameof(GetPermissionAsync));
+        Read();
         return Task.FromResult(Permission.Write);
     }
 
     public Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct)
     {
-        Read(nameof(GetFileAsync));
+        Read();
         return Task.FromResult<string?>(null);
     }
 
     public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct)
     {
-        Read(nameof(GetDefaultBranchAsync));
+        Read();
         return Task.FromResult(Target);
     }
 
     public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct)
     {
-        Read(nameof(GetBranchAsync));
+        Read();
         return Task.FromResult(_branches.TryGetValue(branch, out var c) ? Sha(c) : (CommitSha?)null);
     }
 
     public Task ResetBranchAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct)
     {
-        Write(nameof(ResetBranchAsync));
+        Write();
         SetBranch(branch, Commit(sha));
         return Task.CompletedTask;
     }
 
     public Task<bool> FastForwardAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct)
     {
-        Write(nameof(FastForwardAsync));
+        Write();
         var commit = Commit(sha);
         if (!_branches.TryGetValue(branch, out var current) || !commit.HasAncestor(current)) return Task.FromResult(false);
         if (current != commit) SetBranch(branch, commit);
@@ -164,7 +156,7 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
 
     public Task DeleteBranchAsync(RepoId repo, string branch, CancellationToken ct)
     {
-        Write(nameof(DeleteBranchAsync));
+        Write();
         _branches.Remove(branch);
         if (_runByBranch.Remove(branch, out var r)) run.Ci.Cancel(r);
         return Task.CompletedTask;
@@ -172,7 +164,7 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
 
     public Task<MergeResult> MergeAsync(RepoId repo, string branch, CommitSha head, string message, CancellationToken ct)
     {
-        Write(nameof(MergeAsync));
+        Write();
         var onto = _branches[branch];
         var merged = Commit(head);
         if (onto.HasAncestor(merged)) return Task.FromResult<MergeResult>(new MergeResult.NothingToMerge());
@@ -183,7 +175,7 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
 
     public Task<CommitInfo> GetCommitAsync(RepoId repo, CommitSha sha, CancellationToken ct)
     {
-        Read(nameof(GetCommitAsync));
+        Read();
         return Task.FromResult(CommitInfoOf(Commit(sha)));
     }
 
@@ -196,14 +188,14 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
 
     public Task<CommitSha> CreateCommitAsync(RepoId repo, string treeSha, IReadOnlyList<CommitSha> parents, string message, GitIdentity? author, GitIdentity? committer, CancellationToken ct)
     {
-        Write(nameof(CreateCommitAsync));
+        Write();
         var tree = Commit(new CommitSha(treeSha["tree-".Length..]));
         return Task.FromResult(Sha(run.NewCommit(parents.Select(Commit).ToArray(), tree.Prs)));
     }
 
     public Task<CommitRange> CompareCommitsAsync(RepoId repo, CommitSha baseSha, CommitSha head, CancellationToken ct)
     {
-        Read(nameof(CompareCommitsAsync));
+        Read();
         var onto = Commit(baseSha);
         var found = new List<SimCommit>();
         var seen = new HashSet<SimCommit>();
@@ -219,7 +211,7 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
 
     public Task SetStatusAsync(RepoId repo, CommitSha sha, string context, StatusState state, string description, string? targetUrl, CancellationToken ct)
     {
-        Write(nameof(SetStatusAsync));
+        Write();
         // What GitHub shows of the queue's verdict: a failure status on the PR's head rejects it.
         if (context == FlowOptions.StatusContext && state is StatusState.Failure or StatusState.Error && _prByHead.TryGetValue(sha, out var pr))
             run.Reject(pr);
@@ -228,19 +220,19 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
 
     public Task CommentAsync(RepoId repo, int number, string body, CancellationToken ct)
     {
-        Write(nameof(CommentAsync));
+        Write();
         return Task.CompletedTask;
     }
 
     public Task AddReactionAsync(RepoId repo, long commentId, string content, CancellationToken ct)
     {
-        Write(nameof(AddReactionAsync));
+        Write();
         return Task.CompletedTask;
     }
 
     public Task ClosePullRequestAsync(RepoId repo, int number, CancellationToken ct)
     {
-        Write(nameof(ClosePullRequestAsync));
+        Write();
         _closed.Add(number);
         return Task.CompletedTask;
     }

@@ -24,7 +24,7 @@ public sealed class MergeQueueAlgorithm : QueueAlgorithm
     {
         _pollInterval = pollInterval;
         _github = new BenchGitHub(run, config);
-        _flows = new MergeQueueFlows(_github, Store, new FixedConfig(config), run.Sim.Clock, new FlowOptions(), NullLogger<MergeQueueFlows>.Instance);
+        _flows = new MergeQueueFlows(_github, new InMemoryQueueStore(), new FixedConfig(config), run.Sim.Clock, new FlowOptions(), NullLogger<MergeQueueFlows>.Instance);
         // GitHub's deliveries, handled as the service's DeliveryHandler does.
         _github.ChecksChanged = async (sha, done) =>
         {
@@ -40,11 +40,6 @@ public sealed class MergeQueueAlgorithm : QueueAlgorithm
         _github.TargetPushed = (branch, sha) =>
             run.Sim.At(run.Sim.Now, () => _flows.TargetPushedAsync(BenchGitHub.Repo, branch, sha, NextDelivery(), default));
     }
-
-    public BenchGitHub GitHub => _github;
-
-    /// <summary>The queue's rows and event log, for a look at what the engine did.</summary>
-    public InMemoryQueueStore Store { get; } = new();
 
     public override (int Reads, int Writes)? ApiCalls => (_github.Reads, _github.Writes);
 

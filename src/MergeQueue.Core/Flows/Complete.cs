@@ -119,21 +119,13 @@ public sealed partial class MergeQueueFlows
             var config = await configs.GetAsync(repo, ct);
             if (config is null || !config.IsTarget(branch)) return;
             var queue = new QueueId(repo, branch);
-            var (prs, attempts) = await LoadQueueAsync(queue, ct);
+            var (_, attempts) = await LoadQueueAsync(queue, ct);
             var heads = attempts.Where(a => a.IsInFlight && a.AheadId is null && a.BaseSha is not null).ToArray();
             // Our own landing moves nothing we do not know of: lines built beside it are the planner's to settle.
             if (heads.Length > 0 && await github.GetBranchAsync(repo, branch, ct) is { } current && current != (await store.GetLastLandedAsync(queue, ct))?.Sha)
             {
                 foreach (var head in heads.Where(a => a.BaseSha != current && a.StagingSha != current))
-                {
-                    var members = prs.Where(p => p.AttemptId == head.Id).ToArray();
-                    RequeueAll(head, members, Messages.RequeuedTargetMoved(branch));
-                    var changes = new Changes { Attempts = { head } };
-                    changes.PullRequests.AddRange(members);
-                    await SaveAsync(changes, cause, ct);
-                    await DeleteAttemptBranchesAsync(head, config, ct);
-                    await ReportAllAsync(members, ct);
-                }
+                    await AbandonAsync(head, Messages.RequeuedTargetMoved(branch), config, cause, ct, targetMoved: true);
             }
             await AdvanceAsync(queue, cause, ct);
         }, ct);

@@ -22,8 +22,8 @@ public sealed partial class MergeQueueFlows
     /// </summary>
     private async Task AdvanceAsync(QueueId queue, Cause cause, CancellationToken ct)
     {
-        var config = await EffectiveConfigAsync(queue, ct);
-        if (config is null) return;
+        if (await configs.GetAsync(queue.Repo, ct) is not { } repoConfig) return;
+        var config = await BatchPolicy.EffectiveAsync(store, queue, repoConfig, ct);
         var freeze = await store.GetFreezeAsync(queue, ct);
         var held = new Dictionary<int, string>();
         // Each pass settles a row or starts an attempt, so this ends; the bound is a guard.
@@ -46,15 +46,6 @@ public sealed partial class MergeQueueFlows
         await ReportPositionsAsync(queue, config, cause, ct, freeze, held);
     }
 
-    /// <summary>The repository's config with the batching it leaves to the planner set for this target's recent failure rate.</summary>
-    public async Task<RepoConfig?> EffectiveConfigAsync(QueueId queue, CancellationToken ct)
-    {
-        var config = await configs.GetAsync(queue.Repo, ct);
-        if (config is not { AutoBatching.Count: > 0 }) return config;
-        var (merged, failed) = await store.GetRecentOutcomesAsync(queue, BatchPolicy.Window, ct);
-        return BatchPolicy.Effective(config, BatchPolicy.FailureRate(merged, failed));
-    }
-
     private async Task RetireAsync(MergeAttempt attempt, RepoConfig config, Cause cause, CancellationToken ct)
     {
         attempt.Empty(Messages.NoPullRequestsLeft, Now);
@@ -62,12 +53,19 @@ public sealed partial class MergeQueueFlows
         await DeleteAttemptBranchesAsync(attempt, config, ct);
     }
 
-    /// <summary>Gives up an attempt and queues its PRs again; they keep their place in line.</summary>
-    private async Task AbandonAsync(MergeAttempt attempt, string reason, RepoConfig config, Cause cause, CancellationToken ct)
+    /// <summary>
+    /// Gives up an attempt and queues its PRs again; they keep their place in line. A target moved by
+    /// someone else is logged as such (<see cref="MergeAttempt.TargetMoved"/>).
+    /// </summary>
+    private async Task AbandonAsync(MergeAttempt attempt, string reason, RepoConfig config, Cause cause, CancellationToken ct, bool targetMoved = false)
     {
         var members = await MembersAsync(attempt, ct);
-        attempt.Abandon(reason, Now);
-        foreach (var pr in members) pr.Requeue(reason, Now);
+        if (targetMoved) RequeueAll(attempt, members, reason);
+        else
+        {
+            attempt.Abandon(reason, Now);
+            foreach (var pr in members) pr.Requeue(reason, Now);
+        }
         var changes = new Changes { Attempts = { attempt } };
         changes.PullRequests.AddRange(members);
         await SaveAsync(changes, cause, ct);

@@ -1,4 +1,5 @@
 using MergeQueue.Core.Config;
+using MergeQueue.Core.Ports;
 
 namespace MergeQueue.Core.Queue;
 
@@ -20,6 +21,14 @@ public static class BatchPolicy
     public const double HighFailureRate = 0.05;
 
     public static double FailureRate(int merged, int failed) => (failed + PriorCount * PriorRate) / (merged + failed + PriorCount);
+
+    /// <summary>The config in force for the target now: its <c>auto</c> batching keys set from the target's recent outcomes.</summary>
+    public static async Task<RepoConfig> EffectiveAsync(IQueueStore store, QueueId queue, RepoConfig config, CancellationToken ct)
+    {
+        if (config.AutoBatching.Count == 0) return config;
+        var (merged, failed) = await store.GetRecentOutcomesAsync(queue, Window, ct);
+        return Effective(config, FailureRate(merged, failed));
+    }
 
     /// <summary>The config with its <c>auto</c> batching keys set for this failure rate.</summary>
     public static RepoConfig Effective(RepoConfig config, double failureRate)

@@ -177,7 +177,7 @@ public static class QueuePlanner
         return (passed ? Verdict.Passed : Verdict.Pending, []);
     }
 
-    public static bool IsFlake(string? description, IReadOnlyList<string> patterns) =>
+    private static bool IsFlake(string? description, IReadOnlyList<string> patterns) =>
         description is not null && patterns.Any(p => description.Contains(p, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The PRs of a split attempt, in queue order.</summary>

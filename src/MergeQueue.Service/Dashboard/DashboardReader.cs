@@ -144,8 +144,10 @@ public sealed class DashboardReader(
             var queuePrs = prs.Where(p => p.Target == target).ToList();
             var queueAttempts = attempts.Where(a => a.Queue.Target == target).ToList();
             // Without the config (not loaded since the last start) the planner cannot run; a freeze is known anyway.
-            var effective = config is { AutoBatching.Count: > 0 } ? await EffectiveAsync(new QueueId(repo, target), config, ct) : config;
-            var decision = effective is not null ? QueuePlanner.Next(new QueueState(queuePrs, queueAttempts, effective, now, freeze is not null))
+            var queue = new QueueId(repo, target);
+            var effective = config is null ? null : await BatchPolicy.EffectiveAsync(store, queue, config, ct);
+            var decision = effective is not null
+                ? QueuePlanner.Next(new QueueState(queuePrs, queueAttempts, effective, now, freeze is not null, Landed: await store.GetLastLandedAsync(queue, ct)))
                 : freeze is not null ? new QueueDecision.Wait("frozen") : null;
             var ordered = QueuePlanner.Ordered(queuePrs);
             var entries = new List<QueueEntry>();
@@ -310,13 +312,6 @@ public sealed class DashboardReader(
         null => pr.Reason ?? "queued (the repository's config is not loaded yet)",
         _ => pr.Reason ?? "queued",
     };
-
-    /// <summary>The config with its auto batching set as the planner sets it now.</summary>
-    private async Task<RepoConfig> EffectiveAsync(QueueId queue, RepoConfig config, CancellationToken ct)
-    {
-        var (merged, failed) = await store.GetRecentOutcomesAsync(queue, BatchPolicy.Window, ct);
-        return BatchPolicy.Effective(config, BatchPolicy.FailureRate(merged, failed));
-    }
 
     /// <summary>How many attempts in flight this one is stacked on: 0 for the head of a line.</summary>
     private static int Depth(AttemptRecord record, IReadOnlyCollection<MergeAttempt> attempts)
