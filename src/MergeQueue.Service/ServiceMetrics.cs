@@ -6,8 +6,15 @@ namespace MergeQueue.Service;
 public static class ServiceMetrics
 {
     public static readonly Counter Deliveries = Metrics.CreateCounter(
-        "mergequeue_webhook_deliveries_total", "Webhook deliveries by event and outcome (accepted, duplicate, then the processing outcome).",
+        "mergequeue_webhook_deliveries_total", "Webhook deliveries by event and outcome: accepted, duplicate, then handled, rejected, failed, retried or dead.",
         "event", "outcome");
+
+    /// <summary>Events the service handles, and <c>ping</c>: any other name is counted as <c>other</c>, so the labels stay few.</summary>
+    private static readonly HashSet<string> KnownEvents =
+        ["ping", "pull_request", "pull_request_review", "issue_comment", "status", "check_run", "check_suite", "push", "installation", "installation_repositories"];
+
+    /// <summary>The <c>event</c> label for a delivery's <c>X-GitHub-Event</c>: a fixed set.</summary>
+    public static string EventLabel(string eventName) => KnownEvents.Contains(eventName) ? eventName : "other";
 
     public static readonly Counter Attempts = Metrics.CreateCounter(
         "mergequeue_attempts_total", "Merge attempts that ended, by outcome.", "outcome");

@@ -13,6 +13,7 @@ public sealed class ServiceOptions
     public PollerOptions Poller { get; set; } = new();
     public ApiOptions Api { get; set; } = new();
     public DashboardOptions Dashboard { get; set; } = new();
+    public WebhookOptions Webhooks { get; set; } = new();
 
     public sealed class DatabaseOptions
     {
@@ -52,5 +53,17 @@ public sealed class ServiceOptions
     public sealed class DashboardOptions
     {
         public bool Public { get; set; } = true;
+    }
+
+    /// <summary>How accepted deliveries are handled (docs/operations.md, "Dead deliveries").</summary>
+    public sealed class WebhookOptions
+    {
+        /// <summary>Handling tries before a delivery is parked as dead.</summary>
+        public int MaxAttempts { get; set; } = 8;
+        /// <summary>The wait after the first failed try; it doubles per try up to <see cref="MaxRetryDelay"/>.</summary>
+        public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+        public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(30);
+        /// <summary>Repositories whose deliveries are handled side by side.</summary>
+        public int Lanes { get; set; } = 8;
     }
 }

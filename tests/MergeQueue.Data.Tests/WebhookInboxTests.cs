@@ -46,6 +46,88 @@ public sealed class WebhookInboxTests
     }
 
     [Test]
+    public async Task TryAcceptAsync_ConcurrentCallers_ShareCommitsAndEveryTrueIsARow()
+    {
+        // 200 callers at once, each id twice: exactly one of each pair is accepted, and every accepted id is stored.
+        var ids = Enumerable.Range(0, 200).Select(i => $"g-{i}").ToArray();
+        var results = await Task.WhenAll(ids.Concat(ids).Select(id => Task.Run(async () => (id, ok: await _inbox.TryAcceptAsync(Delivery(id))))));
+
+        results.Where(r => r.ok).Select(r => r.id).Should().BeEquivalentTo(ids);
+        (await _inbox.GetUnprocessedAsync(1000)).Select(d => d.DeliveryId).Should().BeEquivalentTo(ids);
+    }
+
+    [Test]
+    public async Task TryAcceptAsync_RedeliveryOfADeadOrRejectedDelivery_QueuesItAgain()
+    {
+        await _inbox.TryAcceptAsync(Delivery("dead"));
+        await _inbox.TryAcceptAsync(Delivery("rejected"));
+        await _inbox.TryAcceptAsync(Delivery("handled"));
+        await _inbox.MarkProcessedAsync("dead", WebhookInbox.Dead, "GitHub down");
+        await _inbox.MarkProcessedAsync("rejected", "rejected", "bad payload");
+        await _inbox.MarkProcessedAsync("handled", "checked");
+
+        (await _inbox.TryAcceptAsync(Delivery("dead", """{"again":1}"""))).Should().BeTrue();
+        (await _inbox.TryAcceptAsync(Delivery("rejected"))).Should().BeTrue();
+        (await _inbox.TryAcceptAsync(Delivery("handled"))).Should().BeFalse();
+
+        (await _inbox.GetUnprocessedAsync(10)).Select(d => d.DeliveryId).Should().Equal("dead", "rejected");
+        var again = await _inbox.GetAsync("dead");
+        again!.Payload.Should().Be("""{"again":1}""");
+        again.Error.Should().BeNull();
+        again.Attempts.Should().Be(0);
+    }
+
+    [Test]
+    public async Task GetDueAsync_ARetryThatHolds_KeepsItsRepositorysLaterDeliveriesWaitingButNotOthers()
+    {
+        var acme = new RepoId("Acme", "Widgets");
+        var other = new RepoId("Other", "Gadgets");
+        await _inbox.TryAcceptAsync(Delivery("a1") with { Repo = acme });
+        await _inbox.TryAcceptAsync(Delivery("o1") with { Repo = other });
+        await _inbox.TryAcceptAsync(Delivery("a2") with { Repo = acme });
+
+        await _inbox.ScheduleRetryAsync("a1", "503", _clock.GetUtcNow().AddMinutes(1), holds: true);
+        (await _inbox.GetDueAsync(10, [])).Select(d => d.DeliveryId).Should().Equal("o1");
+        (await _inbox.GetNextRetryAsync()).Should().Be(_clock.GetUtcNow().AddMinutes(1));
+
+        _clock.Advance(TimeSpan.FromMinutes(1));
+        (await _inbox.GetDueAsync(10, [])).Select(d => d.DeliveryId).Should().Equal("a1", "o1", "a2");
+        (await _inbox.GetAsync("a1"))!.Attempts.Should().Be(1);
+        // A repository being handled elsewhere is left alone, whatever the case of its name.
+        (await _inbox.GetDueAsync(10, ["acme/WIDGETS"])).Select(d => d.DeliveryId).Should().Equal("o1");
+    }
+
+    [Test]
+    public async Task GetDueAsync_APoisonRetry_HoldsUpNothing()
+    {
+        await _inbox.TryAcceptAsync(Delivery("p1"));
+        await _inbox.TryAcceptAsync(Delivery("p2"));
+
+        await _inbox.ScheduleRetryAsync("p1", "NullReferenceException", _clock.GetUtcNow().AddMinutes(1), holds: false);
+
+        (await _inbox.GetDueAsync(10, [])).Select(d => d.DeliveryId).Should().Equal("p2");
+        (await _inbox.GetUnprocessedAsync(10)).Select(d => d.DeliveryId).Should().Equal("p1", "p2");
+    }
+
+    [Test]
+    public async Task ReplayAsync_QueuesADeadDeliveryAgain_AndRefusesOneThatDidNotFail()
+    {
+        await _inbox.TryAcceptAsync(Delivery("dead"));
+        await _inbox.TryAcceptAsync(Delivery("fine"));
+        await _inbox.ScheduleRetryAsync("dead", "503", _clock.GetUtcNow(), holds: true);
+        await _inbox.MarkProcessedAsync("dead", WebhookInbox.Dead, "503");
+        await _inbox.MarkProcessedAsync("fine", "checked");
+
+        (await _inbox.GetDeadAsync(10)).Select(d => (d.DeliveryId, d.Error, d.Attempts)).Should().Equal(("dead", "503", 1));
+        (await _inbox.ReplayAsync("fine")).Should().BeFalse();
+        (await _inbox.ReplayAsync("unknown")).Should().BeFalse();
+        (await _inbox.ReplayAsync("dead")).Should().BeTrue();
+
+        (await _inbox.GetDeadAsync(10)).Should().BeEmpty();
+        (await _inbox.GetDueAsync(10, [])).Select(d => (d.DeliveryId, d.Attempts)).Should().Equal(("dead", 0));
+    }
+
+    [Test]
     public async Task GetUnprocessedAsync_ReturnsInAcceptOrderUpToTheLimit()
     {
         // Same received time for all: the order must come from the accept order, not the clock.

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Diagnostics;
 using MergeQueue.Simulator;
 using MergeQueue.Simulator.Control;
@@ -61,6 +62,62 @@ public class ProcessTests
             log.Should().NotContain(t.BotToken, "tokens are never logged");
             log.Should().NotContain(ServiceTester.Secret, "the webhook secret is never logged");
         }
+    }
+
+    [Test]
+    [CancelAfter(120_000)]
+    public async Task Service_KilledMidLoad_HasARowForEveryDeliveryItAnswered202(CancellationToken ct)
+    {
+        // Group commit: 32 connections post at once; each 202 must mean a durable row, whatever instant the kill comes.
+        await using var t = await ServiceTester.StartAsync(FastConfig, startService: false);
+        var port = ServiceProcess.FreePort();
+        var service = ServiceProcess.Start([ServiceProcess.ServiceDll], t.Settings(), port);
+        await service.WaitUntilHealthyAsync();
+        var body = Encoding.UTF8.GetBytes(File.ReadAllText(Path.Combine(ServiceProcess.RepoRoot(), "..", "shared", "fixtures", "github-webhooks", "issue_comment", "created.payload.json")));
+        var signature = MergeQueue.Service.Webhooks.WebhookSignature.Sign(body, ServiceTester.Secret);
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 32 }) { BaseAddress = service.Url };
+        var accepted = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var answered = 0;
+        using var stop = new CancellationTokenSource();
+
+        async Task PostAsync()
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var id = Guid.NewGuid().ToString();
+                using var request = new HttpRequestMessage(HttpMethod.Post, "webhooks/github") { Content = new ByteArrayContent(body) };
+                request.Headers.Add("X-GitHub-Event", "issue_comment");
+                request.Headers.Add("X-GitHub-Delivery", id);
+                request.Headers.Add("X-Hub-Signature-256", signature);
+                try
+                {
+                    using var response = await http.SendAsync(request, CancellationToken.None);
+                    if (response.StatusCode == System.Net.HttpStatusCode.Accepted) accepted.Add(id);
+                    Interlocked.Increment(ref answered);
+                }
+                catch (HttpRequestException)
+                {
+                    return; // killed
+                }
+            }
+        }
+
+        var posters = Enumerable.Range(0, 32).Select(_ => Task.Run(PostAsync, CancellationToken.None)).ToArray();
+        await SimulatorClient.WaitUntilAsync(_ => Task.FromResult(Volatile.Read(ref answered) >= 300), TimeSpan.FromSeconds(60), ct);
+        service.Kill();
+        await stop.CancelAsync();
+        await Task.WhenAll(posters);
+        await service.DisposeAsync();
+
+        accepted.Should().NotBeEmpty();
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={t.DatabasePath};Pooling=False");
+        await connection.OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT delivery_id FROM webhook_delivery";
+        var stored = new HashSet<string>();
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+            while (await reader.ReadAsync(ct)) stored.Add(reader.GetString(0));
+        accepted.Where(id => !stored.Contains(id)).Should().BeEmpty($"every one of the {accepted.Count} deliveries answered 202 is stored");
     }
 
     [Test]

@@ -86,6 +86,27 @@ public class WebhookIntakeTests
     }
 
     [Test]
+    public async Task Intake_MalformedSignature_Is401BeforeTheBodyIsRead()
+    {
+        foreach (var signature in new[] { "sha256=00", "sha1=" + new string('a', 40), "sha256=" + new string('g', 64), "sha256=" + new string('a', 65) })
+        {
+            // Raw HTTP/1.1 with Expect: 100-continue and no body sent: a server that reads the body would
+            // first answer "100 Continue" and then wait for the body.
+            using var tcp = new System.Net.Sockets.TcpClient();
+            await tcp.ConnectAsync(_t.ServiceUrl.Host, _t.ServiceUrl.Port);
+            var stream = tcp.GetStream();
+            var head = $"POST /webhooks/github HTTP/1.1\r\nHost: {_t.ServiceUrl.Authority}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n"
+                + $"Expect: 100-continue\r\nX-GitHub-Event: ping\r\nX-GitHub-Delivery: {Guid.NewGuid()}\r\nX-Hub-Signature-256: {signature}\r\n\r\n";
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
+            var buffer = new byte[4096];
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var read = await stream.ReadAsync(buffer, timeout.Token);
+            var answer = Encoding.ASCII.GetString(buffer, 0, read);
+            answer.Should().StartWith("HTTP/1.1 401", $"a request signed '{signature}' cannot be GitHub's: its body is not worth reading");
+        }
+    }
+
+    [Test]
     public async Task Intake_BodyOver25MB_Is413()
     {
         var body = "{\"x\":\"" + new string('a', 26 * 1024 * 1024) + "\"}";

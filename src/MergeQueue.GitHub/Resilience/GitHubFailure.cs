@@ -104,3 +104,28 @@ internal readonly record struct GitHubFailure(FailureKind Kind, bool Ambiguous, 
     /// <summary>For logs: the status of an Octokit failure, when there is one.</summary>
     internal static HttpStatusCode? StatusOf(Exception exception) => (exception as ApiException)?.StatusCode;
 }
+
+/// <summary>For callers above the adapter: whether a failed call means GitHub was unavailable.</summary>
+public static class GitHubErrors
+{
+    /// <summary>
+    /// True when <paramref name="exception"/> is GitHub being down, slow or rate limiting (trying later
+    /// may succeed), not a decision such as a 404 or 422; <paramref name="wait"/> is how long GitHub
+    /// asked us to wait, when it said.
+    /// </summary>
+    public static bool IsUnavailable(Exception exception, DateTimeOffset now, out TimeSpan? wait)
+    {
+        var failure = GitHubFailure.Classify(exception, now);
+        wait = failure.ServerWait;
+        return failure.Kind != FailureKind.Final;
+    }
+
+    /// <summary>GitHub answered with a decision (a 404, a 422, a real 403): handling the same request again gets the same answer.</summary>
+    public static bool IsRefusal(Exception exception) =>
+        exception is ApiException && GitHubFailure.Classify(exception, DateTimeOffset.UtcNow).Kind == FailureKind.Final;
+
+    /// <summary>A failure in a few words for an operator: GitHub's status and message, or the exception's type and message.</summary>
+    public static string Describe(Exception exception) => exception is ApiException api
+        ? $"GitHub answered {(int)api.StatusCode}: {ApiErrors.Text(api)}"
+        : $"{exception.GetType().Name}: {exception.Message}";
+}

@@ -64,6 +64,31 @@ public static partial class ApiEndpoints
         admin.MapPost("/keys", CreateKeyAsync).WithName("CreateKey").Accepts<CreateKeyBody>("application/json").ProducesProblem(422);
         admin.MapGet("/keys", ListKeysAsync).WithName("ListKeys");
         admin.MapDelete("/keys/{id:long}", RevokeKeyAsync).WithName("RevokeKey").ProducesProblem(404);
+        admin.MapGet("/deliveries/dead", ListDeadDeliveriesAsync).WithName("ListDeadDeliveries");
+        admin.MapPost("/deliveries/{id}/replay", ReplayDeliveryAsync).WithName("ReplayDelivery").ProducesProblem(404).ProducesProblem(409);
+    }
+
+    // ---- webhook deliveries (admin) ----
+
+    /// <summary>Deliveries whose handling failed every try, newest first: what an admin may replay.</summary>
+    private static async Task<IResult> ListDeadDeliveriesAsync(WebhookInbox inbox, CancellationToken ct, int limit = 100)
+    {
+        if (limit is < 1 or > 1000) return Invalid("limit must be between 1 and 1000.");
+        var dead = await inbox.GetDeadAsync(limit, ct);
+        return Results.Ok(dead.Select(d => new DeadDelivery(d.DeliveryId, d.Event, d.Action, d.Repo?.ToString(), d.ReceivedAt, d.ProcessedAt, d.Attempts, d.Error)));
+    }
+
+    /// <summary>Queues a dead (or refused) delivery again with a fresh retry budget.</summary>
+    private static async Task<IResult> ReplayDeliveryAsync(string id, HttpContext http, WebhookInbox inbox, Webhooks.DeliveryProcessor processor,
+        ILogger<Webhooks.DeliveryProcessor> logger, CancellationToken ct)
+    {
+        if (await inbox.GetAsync(id, ct) is not { } delivery) return Problem(StatusCodes.Status404NotFound, "Not found", $"No delivery {id}.");
+        if (!await inbox.ReplayAsync(id, ct))
+            return Problem(StatusCodes.Status409Conflict, "Not replayed",
+                delivery.ProcessedAt is null ? $"Delivery {id} is still pending." : $"Delivery {id} was handled ({delivery.Outcome}); only a failed one is replayed.");
+        logger.LogInformation("Delivery {DeliveryId} replayed by {Actor} through the API", id, Caller(http).Name);
+        processor.Signal();
+        return Results.Accepted(value: new { delivery = id, replayed = true });
     }
 
     // ---- authentication and roles ----

@@ -68,3 +68,7 @@ public sealed record AttemptInfo(long Id, string Target, string State, string? B
 
 public sealed record PullDetail(string Repo, int Number, IReadOnlyList<PullInfo> Requests, IReadOnlyList<TimelineEntry> Timeline,
     IReadOnlyList<AttemptInfo> Attempts, IReadOnlyList<string> WhyNotMerging);
+
+/// <summary>A webhook delivery parked after its last failed try.</summary>
+public sealed record DeadDelivery(
+    string Delivery, string Event, string? Action, string? Repository, DateTimeOffset ReceivedAt, DateTimeOffset? DeadAt, int Attempts, string? Error);

@@ -1,22 +1,34 @@
 using MergeQueue.Core.Ports;
 using MergeQueue.Data;
+using MergeQueue.GitHub.Resilience;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
 
 namespace MergeQueue.Service.Webhooks;
 
 /// <summary>
-/// Handles accepted deliveries in the order they were received, one at a time, and marks each
-/// processed with its outcome. After a crash it resumes with every delivery not yet marked, so
-/// nothing accepted is lost (a delivery cut off mid-way is handled again; the flows tolerate that).
+/// Handles accepted deliveries: each repository's in the order they were received, one at a time,
+/// and different repositories side by side (a lane each), so a repository that GitHub rate limits
+/// never holds up another. A delivery whose handling fails is retried with backoff
+/// (<see cref="ServiceOptions.WebhookOptions"/>) and after the last try parked as dead for an admin
+/// to replay; a refusal by GitHub (a 404, a 422) ends as failed at once. When GitHub was unavailable, the repository's later deliveries wait behind it (their
+/// order is kept); any other failure (a poison delivery) holds up nothing. After a crash it resumes
+/// with every delivery not yet marked, so nothing accepted is lost (a delivery cut off mid-way is
+/// handled again; the flows tolerate that).
 /// </summary>
 public sealed class DeliveryProcessor(
     WebhookInbox inbox,
     DeliveryHandler handler,
     GitHubCallRecorder recorder,
+    IOptions<ServiceOptions> options,
+    TimeProvider clock,
     ILogger<DeliveryProcessor> logger) : BackgroundService
 {
     private readonly SemaphoreSlim _signal = new(0);
+    private readonly Dictionary<string, Task> _lanes = [];
+    private readonly SemaphoreSlim _dispatch = new(1, 1);
 
-    /// <summary>Wakes the processor: a delivery was accepted.</summary>
+    /// <summary>Wakes the processor: a delivery was accepted, replayed, or a lane finished.</summary>
     public void Signal()
     {
         if (_signal.CurrentCount == 0) _signal.Release();
@@ -28,68 +40,159 @@ public sealed class DeliveryProcessor(
         {
             try
             {
-                if (await ProcessPendingAsync(stoppingToken) == 0)
-                    await _signal.WaitAsync(TimeSpan.FromSeconds(5), stoppingToken);
+                await DispatchAsync(stoppingToken);
+                await _signal.WaitAsync(await UntilNextRetryAsync(stoppingToken), stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
-                return;
+                break;
             }
             catch (Exception e)
             {
                 // The inbox itself failed (database locked or gone): wait and try again, losing nothing.
                 logger.LogError(e, "Reading the webhook inbox failed");
-                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+                await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
+        }
+        Task[] running;
+        lock (_lanes) running = [.. _lanes.Values];
+        await Task.WhenAll(running).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    /// <summary>How long to sleep when nothing is due: until the next retry, at most 5 s.</summary>
+    private async Task<TimeSpan> UntilNextRetryAsync(CancellationToken ct)
+    {
+        var cap = TimeSpan.FromSeconds(5);
+        if (await inbox.GetNextRetryAsync(ct) is not { } next) return cap;
+        var wait = next - clock.GetUtcNow();
+        return wait <= TimeSpan.Zero ? TimeSpan.FromMilliseconds(50) : wait < cap ? wait : cap;
+    }
+
+    /// <summary>Starts a lane for every repository with due deliveries and none running yet.</summary>
+    private async Task DispatchAsync(CancellationToken ct)
+    {
+        await _dispatch.WaitAsync(ct);
+        try
+        {
+            string[] busy;
+            lock (_lanes) busy = [.. _lanes.Keys];
+            var free = options.Value.Webhooks.Lanes - busy.Length;
+            if (free <= 0) return;
+            var due = await inbox.GetDueAsync(200, busy, ct);
+            foreach (var lane in due.GroupBy(WebhookInbox.LaneOf).Take(free))
+            {
+                var deliveries = lane.ToList();
+                lock (_lanes) _lanes[lane.Key] = Task.Run(() => RunLaneAsync(lane.Key, deliveries, ct), CancellationToken.None);
+            }
+        }
+        finally
+        {
+            _dispatch.Release();
         }
     }
 
-    /// <summary>Handles every pending delivery; returns how many. Tests call it to wait for quiet.</summary>
+    private async Task RunLaneAsync(string lane, List<WebhookDelivery> deliveries, CancellationToken ct)
+    {
+        try
+        {
+            foreach (var delivery in deliveries)
+                if (!await ProcessAsync(delivery, ct)) break; // the rest wait behind it
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogError(e, "Recording a delivery's outcome failed; it is handled again");
+        }
+        finally
+        {
+            lock (_lanes) _lanes.Remove(lane);
+            Signal();
+        }
+    }
+
+    /// <summary>
+    /// Handles every delivery due now, lanes included, and returns how many ended (handled or dead)
+    /// or were scheduled for a retry. Tests call it to wait for quiet.
+    /// </summary>
     public async Task<int> ProcessPendingAsync(CancellationToken ct)
     {
         var count = 0;
         while (true)
         {
-            var batch = await inbox.GetUnprocessedAsync(50, ct);
-            if (batch.Count == 0) return count;
-            foreach (var delivery in batch)
+            await DispatchAsync(ct);
+            Task[] running;
+            lock (_lanes) running = [.. _lanes.Values];
+            if (running.Length == 0)
             {
-                await ProcessAsync(delivery, ct);
-                count++;
+                if ((await inbox.GetDueAsync(1, [], ct)).Count == 0) return count;
+                continue;
             }
+            await Task.WhenAll(running);
+            count += running.Length;
         }
     }
 
-    private async Task ProcessAsync(WebhookDelivery delivery, CancellationToken ct)
+    /// <summary>Handles one delivery; false when it failed and the repository's later deliveries must wait.</summary>
+    private async Task<bool> ProcessAsync(WebhookDelivery delivery, CancellationToken ct)
     {
         var cause = Cause.Delivery(delivery.DeliveryId);
+        using var scope = logger.BeginScope(new Dictionary<string, object?> { ["DeliveryId"] = delivery.DeliveryId, ["Event"] = delivery.Event });
         string outcome;
-        string? error = null;
-        using (logger.BeginScope(new Dictionary<string, object?> { ["DeliveryId"] = delivery.DeliveryId, ["Event"] = delivery.Event }))
+        try
         {
-            try
-            {
-                outcome = await recorder.RecordAsync(cause, () => handler.HandleAsync(delivery, cause, ct), ct);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                throw;
-            }
-            catch (FormatException e)
-            {
-                outcome = "rejected";
-                error = e.Message;
-                logger.LogWarning("Delivery {DeliveryId} ({Event}) rejected: {Error}", delivery.DeliveryId, delivery.Event, e.Message);
-            }
-            catch (Exception e)
-            {
-                // GitHub stayed down through the adapter's retries, or a bug: record it; Poll repairs state.
-                outcome = "failed";
-                error = e.Message;
-                logger.LogError(e, "Delivery {DeliveryId} ({Event}) failed", delivery.DeliveryId, delivery.Event);
-            }
+            outcome = await recorder.RecordAsync(cause, () => handler.HandleAsync(delivery, cause, ct), ct);
         }
-        await inbox.MarkProcessedAsync(delivery.DeliveryId, outcome, error, ct);
-        ServiceMetrics.Deliveries.WithLabels(delivery.Event, outcome).Inc();
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (FormatException e)
+        {
+            // The payload cannot be what GitHub sends: handling it again cannot help.
+            logger.LogWarning("Delivery {DeliveryId} ({Event}) rejected: {Error}", delivery.DeliveryId, delivery.Event, e.Message);
+            await inbox.MarkProcessedAsync(delivery.DeliveryId, "rejected", e.Message, ct);
+            ServiceMetrics.Deliveries.WithLabels(ServiceMetrics.EventLabel(delivery.Event), "rejected").Inc();
+            return true;
+        }
+        catch (Exception e) when (GitHubErrors.IsRefusal(e))
+        {
+            // GitHub decided (a 404 for a repository we cannot see, a 422): handling it again changes nothing.
+            logger.LogWarning(e, "Delivery {DeliveryId} ({Event}) failed: {Error}", delivery.DeliveryId, delivery.Event, GitHubErrors.Describe(e));
+            await inbox.MarkProcessedAsync(delivery.DeliveryId, "failed", GitHubErrors.Describe(e), ct);
+            ServiceMetrics.Deliveries.WithLabels(ServiceMetrics.EventLabel(delivery.Event), "failed").Inc();
+            return true;
+        }
+        catch (Exception e)
+        {
+            return await FailedAsync(delivery, e, ct);
+        }
+        await inbox.MarkProcessedAsync(delivery.DeliveryId, outcome, null, ct);
+        ServiceMetrics.Deliveries.WithLabels(ServiceMetrics.EventLabel(delivery.Event), "handled").Inc();
+        return true;
+    }
+
+    /// <summary>Schedules a retry with backoff, or parks the delivery as dead after the last try.</summary>
+    private async Task<bool> FailedAsync(WebhookDelivery delivery, Exception e, CancellationToken ct)
+    {
+        var settings = options.Value.Webhooks;
+        var now = clock.GetUtcNow();
+        var unavailable = GitHubErrors.IsUnavailable(e, now, out var asked) || e is SqliteException { SqliteErrorCode: 5 or 6 };
+        var error = GitHubErrors.Describe(e);
+        var tries = delivery.Attempts + 1;
+        if (tries >= settings.MaxAttempts)
+        {
+            logger.LogError(e, "Delivery {DeliveryId} ({Event}) failed {Tries} times; parked as dead until an admin replays it",
+                delivery.DeliveryId, delivery.Event, tries);
+            await inbox.MarkProcessedAsync(delivery.DeliveryId, WebhookInbox.Dead, error, ct);
+            ServiceMetrics.Deliveries.WithLabels(ServiceMetrics.EventLabel(delivery.Event), WebhookInbox.Dead).Inc();
+            return true;
+        }
+        var backoff = settings.RetryDelay * Math.Pow(2, Math.Min(delivery.Attempts, 20));
+        if (backoff > settings.MaxRetryDelay) backoff = settings.MaxRetryDelay;
+        if (asked is { } wait && wait > backoff) backoff = wait;
+        logger.LogWarning(e, "Delivery {DeliveryId} ({Event}) failed (try {Tries} of {Max}); retrying in {Backoff}{Holding}",
+            delivery.DeliveryId, delivery.Event, tries, settings.MaxAttempts, backoff, unavailable ? ", its repository's later deliveries wait for it" : "");
+        await inbox.ScheduleRetryAsync(delivery.DeliveryId, error, now + backoff, holds: unavailable, ct);
+        ServiceMetrics.Deliveries.WithLabels(ServiceMetrics.EventLabel(delivery.Event), "retried").Inc();
+        return !unavailable;
     }
 }

@@ -25,23 +25,31 @@ public static class WebhookEndpoint
         ILogger<DeliveryProcessor> logger,
         CancellationToken ct)
     {
+        // A request that cannot be GitHub's is refused before its body is read.
+        if (http.Request.ContentLength > MaxBodyBytes) return Problem(StatusCodes.Status413PayloadTooLarge, "payload larger than 25 MB");
+        var signature = http.Request.Headers["X-Hub-Signature-256"].ToString();
+        if (!WebhookSignature.IsWellFormed(signature))
+        {
+            logger.LogWarning("Webhook refused: missing or malformed X-Hub-Signature-256");
+            return Problem(StatusCodes.Status401Unauthorized, "missing or malformed X-Hub-Signature-256");
+        }
+
         byte[] body;
         try
         {
-            using var buffer = new MemoryStream();
+            using var buffer = new MemoryStream(http.Request.ContentLength is { } length and <= MaxBodyBytes ? (int)length : 0);
             await http.Request.Body.CopyToAsync(buffer, ct);
-            body = buffer.ToArray();
+            body = buffer.Length == buffer.Capacity ? buffer.GetBuffer() : buffer.ToArray();
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return Problem(StatusCodes.Status413PayloadTooLarge, "payload larger than 25 MB");
         }
 
-        var secret = options.Value.GitHub.WebhookSecret ?? "";
-        if (!WebhookSignature.IsValid(body, http.Request.Headers["X-Hub-Signature-256"], secret))
+        if (!WebhookSignature.IsValid(body, signature, options.Value.GitHub.WebhookSecret ?? ""))
         {
-            logger.LogWarning("Webhook refused: missing or wrong X-Hub-Signature-256");
-            return Problem(StatusCodes.Status401Unauthorized, "missing or wrong X-Hub-Signature-256");
+            logger.LogWarning("Webhook refused: wrong X-Hub-Signature-256");
+            return Problem(StatusCodes.Status401Unauthorized, "wrong X-Hub-Signature-256");
         }
 
         var eventName = http.Request.Headers["X-GitHub-Event"].ToString();
@@ -74,10 +82,21 @@ public static class WebhookEndpoint
             return Problem(StatusCodes.Status400BadRequest, $"a string in the payload is not valid Unicode: {e.Message}");
         }
 
-        var accepted = await inbox.TryAcceptAsync(new WebhookDelivery(deliveryId, eventName, action, repo, payload, clock.GetUtcNow()), ct);
-        ServiceMetrics.Deliveries.WithLabels(eventName, accepted ? "accepted" : "duplicate").Inc();
+        bool accepted;
+        try
+        {
+            accepted = await inbox.TryAcceptAsync(new WebhookDelivery(deliveryId, eventName, action, repo, payload, clock.GetUtcNow()), ct);
+        }
+        catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or IOException or InvalidOperationException)
+        {
+            // Not stored, so not accepted: GitHub shows the delivery as failed and it can be redelivered.
+            logger.LogError(e, "Webhook {DeliveryId} could not be stored", deliveryId);
+            http.Response.Headers.RetryAfter = "10";
+            return Problem(StatusCodes.Status503ServiceUnavailable, "the delivery could not be stored; redeliver it later");
+        }
+        ServiceMetrics.Deliveries.WithLabels(ServiceMetrics.EventLabel(eventName), accepted ? "accepted" : "duplicate").Inc();
         if (accepted) processor.Signal();
-        logger.LogInformation("Webhook {Event}.{Action} {DeliveryId} for {Repo}: {Result}", eventName, action, deliveryId, repo, accepted ? "accepted" : "duplicate");
+        logger.LogDebug("Webhook {Event}.{Action} {DeliveryId} for {Repo}: {Result}", eventName, action, deliveryId, repo, accepted ? "accepted" : "duplicate");
         return Results.Json(new { delivery = deliveryId, accepted, duplicate = !accepted }, statusCode: StatusCodes.Status202Accepted);
     }
 
