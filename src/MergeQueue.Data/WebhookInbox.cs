@@ -212,6 +212,9 @@ public sealed class WebhookInbox(SqliteDatabase database, TimeProvider? time = n
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(outcome);
         await using var connection = await database.OpenAsync(ct);
+        // No fsync of its own (the next durable commit carries it): a mark lost to a power cut only means the
+        // delivery is handled again, which the flows tolerate, and intake keeps the disk to itself.
+        await connection.ExecuteAsync(new CommandDefinition("PRAGMA synchronous=NORMAL;", cancellationToken: ct));
         var updated = await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE webhook_delivery SET processed_at = @ProcessedAt, outcome = @Outcome, error = @Error, next_attempt_at = NULL, holds = 0

@@ -144,6 +144,9 @@ public static class IntakeBenchmark
                 return 1;
             }
 
+            // The reference: the same load against a Node @octokit/webhooks receiver that only verifies.
+            var node = await RunNodeAsync(root, temp.FullName, secret, payloads, options);
+
             var result = new Result(
                 Date: DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
                 Cores: Environment.ProcessorCount,
@@ -166,6 +169,7 @@ public static class IntakeBenchmark
                 PeakRssMiB: peakRssKb / 1024.0,
                 MaxSampledRssMiB: maxSampledRssKb / 1024.0,
                 ServiceExitCode: exitCode,
+                Node: node,
                 Passed: aliveAfterLoad && inbox.Rows >= load.AcceptedIds.Count && inbox.Missing == 0);
             Print(result);
             if (options.Json is { } json)
@@ -214,7 +218,11 @@ public static class IntakeBenchmark
         double? PeakRssMiB,
         double MaxSampledRssMiB,
         int? ServiceExitCode,
+        NodeResult? Node,
         bool Passed);
+
+    /// <summary>The Node receiver's figures under the same load, in the same run.</summary>
+    private sealed record NodeResult(double RequestsPerSecond, double P50Ms, double P99Ms, long Non2xx, double? PeakRssMiB);
 
     private static void Print(Result r)
     {
@@ -229,6 +237,17 @@ public static class IntakeBenchmark
         Console.WriteLine("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |");
         Console.WriteLine(string.Create(f,
             $"| {r.Date} | {r.Cores} cores | {r.Connections} connections, {r.DurationSeconds:0.#} s (+{r.WarmupSeconds:0.#} s warm-up) | {r.RequestsPerSecond:F0} | {r.P50Ms:F2} | {r.P99Ms:F2} | {r.Non2xx} | {r.PeakRssMiB:F0} MiB | {r.Accepted202} / {r.Rows} |"));
+        if (r.Node is { } n)
+        {
+            Console.WriteLine(string.Create(f,
+                $"| {r.Date} | {r.Cores} cores | Node @octokit/webhooks verify-only, same load | {n.RequestsPerSecond:F0} | {n.P50Ms:F2} | {n.P99Ms:F2} | {n.Non2xx} | {n.PeakRssMiB:F0} MiB | (stores nothing) |"));
+            Console.WriteLine();
+            var ratio = r.RequestsPerSecond / n.RequestsPerSecond;
+            Console.WriteLine(string.Create(f, $"goals        requests/s {ratio:F2}x Node's (goal >= 1.0): {(ratio >= 1.0 ? "met" : "MISSED")}; "
+                + $"p99 {r.P99Ms:F1} ms (goal < 30): {(r.P99Ms < 30 ? "met" : "MISSED")}; peak RSS {r.PeakRssMiB:F0} MiB (goal < 150): {(r.PeakRssMiB < 150 ? "met" : "MISSED")}"));
+        }
+        else
+            Console.WriteLine("node         not measured (see the message above)");
         Console.WriteLine();
         Console.WriteLine(r.Passed ? "intake: PASS" : "intake: FAIL");
     }
@@ -324,6 +343,57 @@ public static class IntakeBenchmark
         sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
 
     private static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
+
+    // ---- the Node reference ----
+
+    /// <summary>
+    /// Installs (once, <c>npm ci</c>) and starts <c>bench/node-receiver</c> on a free port, runs the same load
+    /// against it and stops it. Null, with the reason on stderr, when Node or the package cannot be had.
+    /// </summary>
+    private static async Task<NodeResult?> RunNodeAsync(string root, string temp, string secret, Payload[] payloads, Options options)
+    {
+        var dir = Path.Combine(root, "bench", "node-receiver");
+        if (!Directory.Exists(Path.Combine(dir, "node_modules", "@octokit", "webhooks")))
+        {
+            Console.WriteLine("intake: npm ci in bench/node-receiver");
+            using var npm = StartLogged(Path.Combine(temp, "npm.log"), dir, ["ci", "--no-audit", "--no-fund"], "npm");
+            await npm.WaitForExitAsync();
+            if (npm.ExitCode != 0)
+            {
+                await Console.Error.WriteLineAsync($"intake: npm ci failed; {Tail(Path.Combine(temp, "npm.log"), 20)}");
+                return null;
+            }
+        }
+        var url = new Uri($"http://127.0.0.1:{FreePort()}/");
+        var log = Path.Combine(temp, "node.log");
+        Process node;
+        try
+        {
+            node = StartLogged(log, dir, ["server.js", url.Port.ToString(CultureInfo.InvariantCulture), secret], "node");
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            await Console.Error.WriteLineAsync($"intake: could not start node: {e.Message}");
+            return null;
+        }
+        try
+        {
+            using var control = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
+            if (!await WaitForOkAsync(control, url, node, TimeSpan.FromSeconds(30)))
+            {
+                await FailStartAsync("the Node receiver", log);
+                return null;
+            }
+            Console.WriteLine($"intake: Node receiver pid {node.Id} at {url} (@octokit/webhooks, verify only); same load");
+            var load = await RunLoadAsync(new Uri(url, "webhooks/github"), payloads, options);
+            return new NodeResult(load.Latencies.Count / options.Duration.TotalSeconds, Percentile(load.Latencies, 0.50), Percentile(load.Latencies, 0.99),
+                load.MeasuredNon2xx, ReadStatusKb(node.Id, "VmHWM:") / 1024.0);
+        }
+        finally
+        {
+            await StopAsync(node);
+        }
+    }
 
     // ---- memory ----
 

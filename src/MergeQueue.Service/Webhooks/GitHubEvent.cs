@@ -20,8 +20,24 @@ public abstract record GitHubEvent
     /// <summary>An event or action the queue has no use for.</summary>
     public sealed record Ignored(string Why) : GitHubEvent;
 
-    /// <summary>Reads a delivery; a payload without the fields its event must have gets a <see cref="FormatException"/> saying which.</summary>
+    /// <summary>
+    /// Reads a delivery; a payload that is not what GitHub sends (fields missing or of the wrong type,
+    /// strings that are not valid Unicode) gets a <see cref="FormatException"/> saying why.
+    /// </summary>
     public static GitHubEvent Parse(string eventName, string payload)
+    {
+        try
+        {
+            return Read(eventName, payload);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
+        {
+            // InvalidOperationException: a value of another kind than expected, or a lone UTF-16 surrogate in a string.
+            throw new FormatException($"the {eventName} payload is not what GitHub sends: {e.Message}", e);
+        }
+    }
+
+    private static GitHubEvent Read(string eventName, string payload)
     {
         using var doc = JsonDocument.Parse(payload);
         var root = doc.RootElement;
