@@ -25,6 +25,10 @@ public static class Messages
     public static string WaitingApprovals(int missing, int required, IReadOnlyCollection<string> approvedBy) =>
         approvedBy.Count == 0 ? WaitingApprovals(missing, required)
         : $"waiting for {missing} more approving review{(missing == 1 ? "" : "s")} ({required} required, approved by {string.Join(", ", approvedBy)})";
+    /// <summary>As above, naming the approvers who do not count (no write permission) so nobody wonders why.</summary>
+    public static string WaitingApprovals(int missing, int required, IReadOnlyCollection<string> approvedBy, IReadOnlyCollection<string> notCounted) =>
+        notCounted.Count == 0 ? WaitingApprovals(missing, required, approvedBy)
+        : $"{WaitingApprovals(missing, required, approvedBy)}; not counted, no write permission: {string.Join(", ", notCounted)}";
     public static string WaitingPreCheckMissing(string context) => $"waiting for pre-check {context}";
     public static string WaitingPreCheckPending(string context) => $"pre-check {context} is running";
     public static string WaitingPreCheckFailed(string context) => $"pre-check {context} failed";

@@ -30,6 +30,8 @@ public class MessagesTests
         yield return new TestCaseData(Messages.EveryPullRequestConflicted, "every pull request conflicted");
         yield return new TestCaseData(Messages.RebuildingAfterCrash, "found constructing: rebuilding");
         yield return new TestCaseData(Messages.CancelledNewCommits, "Cancelled: new commits were pushed");
+        yield return new TestCaseData(Messages.WaitingApprovals(1, 1, [], ["mallory"]),
+            "waiting for 1 more approving review (1 required); not counted, no write permission: mallory");
     }
 
     [TestCaseSource(nameof(Pinned))]

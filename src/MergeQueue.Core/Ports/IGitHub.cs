@@ -20,7 +20,14 @@ public sealed record PullRequestInfo(
 public enum ReviewState { Approved, ChangesRequested, Commented, Dismissed }
 
 /// <summary>A submitted review, in the order GitHub lists them (oldest first).</summary>
-public sealed record Review(string Author, ReviewState State, CommitSha CommitSha, DateTimeOffset SubmittedAt);
+public sealed record Review(string Author, ReviewState State, CommitSha CommitSha, DateTimeOffset SubmittedAt)
+{
+    /// <summary>
+    /// The author's permission on the repository, looked up by the queue (<see cref="PermissionCache"/>);
+    /// null when not looked up, which counts as no permission.
+    /// </summary>
+    public Permission? AuthorPermission { get; init; }
+}
 
 public enum CheckState { Pending, Success, Failure }
 

@@ -175,6 +175,25 @@ public class CommandFlowTests
     }
 
     [Test]
+    public async Task Request_ApprovedOnlyByReadOnlyUser_WaitsUntilAWriterApproves()
+    {
+        var q = new QueueTester();
+        var n = q.OpenPr();
+        q.Approve(n, by: "mallory"); // read permission only
+
+        (await q.Merge(n)).Accepted.Should().BeTrue();
+
+        q.Pr(n).State.Should().Be(PullRequestState.Requested);
+        q.GitHub.Statuses[q.Pr(n).HeadSha].Description.Should()
+            .Be("Requested, waiting for 1 more approving review (1 required); not counted, no write permission: mallory");
+
+        q.Approve(n, by: "bob");
+        await q.Flows.InitiateAsync(q.Repo, n, q.Cause, default);
+
+        q.Pr(n).State.Should().Be(PullRequestState.Queued);
+    }
+
+    [Test]
     public async Task Request_MissingRequiredLabel_WaitsUntilItIsAdded()
     {
         var q = new QueueTester { Config = new RepoConfig { RequiredLabels = ["qa-ok"], BatchDelay = TimeSpan.FromMinutes(1) } };
