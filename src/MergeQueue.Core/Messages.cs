@@ -109,6 +109,10 @@ public static class Messages
     public static string RefusedNotTarget(string branch) => $"{branch} is not a target branch of the queue";
     public static string RefusedAlreadyMerging(AttemptId? attempt) => $"already being merged in attempt {attempt}";
     public const string RefusedNotInQueue = "the pull request is not in the queue";
+    public static string RefusedPushedAfterCommand(CommitSha head) =>
+        $"the head {head.Short} was pushed after this command was written; comment again to act on it";
+    public static string RefusedNotApprovedHead(CommitSha approved, CommitSha head) =>
+        $"the approval is for {approved.Short}, but the head is now {head.Short}";
 
     // Commit messages
     public static string MergeCommit(int number, string? title, IEnumerable<string> reviewers)

@@ -81,6 +81,11 @@ public interface IGitHub
     /// <summary>Every context on the commit: statuses (latest per context wins) and check runs.</summary>
     Task<IReadOnlyList<Check>> GetChecksAsync(RepoId repo, CommitSha sha, CancellationToken ct);
     Task<Permission> GetPermissionAsync(RepoId repo, string login, CancellationToken ct);
+    /// <summary>
+    /// When the branch last moved to this commit, from GitHub's repository activity
+    /// (<c>GET /repos/{o}/{r}/activity?ref=</c>); null when GitHub lists no such move (a fork's branch).
+    /// </summary>
+    Task<DateTimeOffset?> GetPushedAtAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct);
     /// <summary>A file's text at a ref, or null when there is no such file.</summary>
     Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct);
     Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct);
