@@ -25,6 +25,10 @@ public static class Messages
     public static string WaitingApprovals(int missing, int required, IReadOnlyCollection<string> approvedBy) =>
         approvedBy.Count == 0 ? WaitingApprovals(missing, required)
         : $"waiting for {missing} more approving review{(missing == 1 ? "" : "s")} ({required} required, approved by {string.Join(", ", approvedBy)})";
+    /// <summary>As above, naming the approvers who do not count (no write permission) so nobody wonders why.</summary>
+    public static string WaitingApprovals(int missing, int required, IReadOnlyCollection<string> approvedBy, IReadOnlyCollection<string> notCounted) =>
+        notCounted.Count == 0 ? WaitingApprovals(missing, required, approvedBy)
+        : $"{WaitingApprovals(missing, required, approvedBy)}; not counted, no write permission: {string.Join(", ", notCounted)}";
     public static string WaitingPreCheckMissing(string context) => $"waiting for pre-check {context}";
     public static string WaitingPreCheckPending(string context) => $"pre-check {context} is running";
     public static string WaitingPreCheckFailed(string context) => $"pre-check {context} failed";
@@ -105,6 +109,10 @@ public static class Messages
     public static string RefusedNotTarget(string branch) => $"{branch} is not a target branch of the queue";
     public static string RefusedAlreadyMerging(AttemptId? attempt) => $"already being merged in attempt {attempt}";
     public const string RefusedNotInQueue = "the pull request is not in the queue";
+    public static string RefusedPushedAfterCommand(CommitSha head) =>
+        $"the head {head.Short} was pushed after this command was written; comment again to act on it";
+    public static string RefusedNotApprovedHead(CommitSha approved, CommitSha head) =>
+        $"the approval is for {approved.Short}, but the head is now {head.Short}";
 
     // Commit messages
     public static string MergeCommit(int number, string? title, IEnumerable<string> reviewers)

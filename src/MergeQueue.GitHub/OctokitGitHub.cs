@@ -125,6 +125,28 @@ public sealed class OctokitGitHub : IGitHub
         }
     }
 
+    /// <summary>GitHub's repository activity (newest first): the latest move of the branch to the commit.</summary>
+    public Task<DateTimeOffset?> GetPushedAtAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) =>
+        _runner.RunAsync("get-pushed-at", async a =>
+        {
+            var uri = new Uri($"repos/{Escape(repo.Owner)}/{Escape(repo.Name)}/activity", UriKind.Relative);
+            var parameters = new Dictionary<string, string>
+            {
+                ["ref"] = $"refs/heads/{branch}",
+                ["direction"] = "desc",
+                ["per_page"] = PageSize.ToString(CultureInfo.InvariantCulture),
+            };
+            try
+            {
+                var activities = await _api.Get<List<RepositoryActivity>>(uri, parameters).WaitAsync(a.CancellationToken).ConfigureAwait(false);
+                return activities.FirstOrDefault(x => string.Equals(x.After, sha.Value, StringComparison.OrdinalIgnoreCase))?.Timestamp;
+            }
+            catch (NotFoundException)
+            {
+                return null;
+            }
+        }, ct);
+
     public Task<CorePermission> GetPermissionAsync(RepoId repo, string login, CancellationToken ct) =>
         _runner.RunAsync("get-permission", async a =>
         {
@@ -395,4 +417,11 @@ public sealed class OctokitGitHub : IGitHub
     private static string Escape(string segment) => Uri.EscapeDataString(segment);
 
     private static string NormalizeNewlines(string text) => text.Replace("\r\n", "\n", StringComparison.Ordinal);
+}
+
+/// <summary>One entry of GET /repos/{o}/{r}/activity, as far as the queue reads it (Octokit has no type for it).</summary>
+internal sealed class RepositoryActivity
+{
+    public string? After { get; set; }
+    public DateTimeOffset? Timestamp { get; set; }
 }

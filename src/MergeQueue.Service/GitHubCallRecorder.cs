@@ -74,6 +74,7 @@ public sealed class RecordingGitHub(IGitHub inner, GitHubCallRecorder recorder) 
     public Task<IReadOnlyList<CommitInfo>> GetPullRequestCommitsAsync(RepoId repo, int number, CancellationToken ct) => inner.GetPullRequestCommitsAsync(repo, number, ct);
     public Task<IReadOnlyList<Check>> GetChecksAsync(RepoId repo, CommitSha sha, CancellationToken ct) => inner.GetChecksAsync(repo, sha, ct);
     public Task<Permission> GetPermissionAsync(RepoId repo, string login, CancellationToken ct) => inner.GetPermissionAsync(repo, login, ct);
+    public Task<DateTimeOffset?> GetPushedAtAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) => inner.GetPushedAtAsync(repo, branch, sha, ct);
     public Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct) => inner.GetFileAsync(repo, path, gitRef, ct);
     public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct) => inner.GetDefaultBranchAsync(repo, ct);
     public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct) => inner.GetBranchAsync(repo, branch, ct);

@@ -30,6 +30,12 @@ public class MessagesTests
         yield return new TestCaseData(Messages.EveryPullRequestConflicted, "every pull request conflicted");
         yield return new TestCaseData(Messages.RebuildingAfterCrash, "found constructing: rebuilding");
         yield return new TestCaseData(Messages.CancelledNewCommits, "Cancelled: new commits were pushed");
+        yield return new TestCaseData(Messages.RefusedPushedAfterCommand(new CommitSha("abcdef1234567")),
+            "the head abcdef1 was pushed after this command was written; comment again to act on it");
+        yield return new TestCaseData(Messages.RefusedNotApprovedHead(new CommitSha("abcdef1234567"), new CommitSha("1234567abcdef")),
+            "the approval is for abcdef1, but the head is now 1234567");
+        yield return new TestCaseData(Messages.WaitingApprovals(1, 1, [], ["mallory"]),
+            "waiting for 1 more approving review (1 required); not counted, no write permission: mallory");
     }
 
     [TestCaseSource(nameof(Pinned))]

@@ -20,6 +20,8 @@ public sealed class QueueTester : IRepoConfigs
         // The flow tests were written for one attempt at a time and serial halving; tests of the speculative engine say so.
         Config = config ?? new RepoConfig { BatchDelay = TimeSpan.FromMinutes(1), RequiredApprovals = 1, Bisect = BisectMode.Serial };
         Flows = new MergeQueueFlows(GitHub, Store, this, Clock, new FlowOptions { PublicUrl = "http://mq.test" }, NullLogger<MergeQueueFlows>.Instance);
+        // The reviewers of these stories may merge; anyone else has read permission only.
+        foreach (var writer in new[] { "bob", "carol", "maintainer" }) GitHub.Permissions[writer] = Permission.Write;
     }
 
     public FakeGitHub GitHub { get; } = new();

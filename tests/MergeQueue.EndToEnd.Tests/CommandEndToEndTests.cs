@@ -8,8 +8,7 @@ public class CommandEndToEndTests
 {
     private const string Repo = ServiceTester.Repo;
 
-    private static async Task<IReadOnlyList<string>> ReactionsAsync(ServiceTester t, int number, CommentInfo comment) =>
-        (await t.Control.CommentsAsync(Repo, number)).Single(c => c.Id == comment.Id).Reactions.Select(r => r.Content).ToArray();
+    private static Task<IReadOnlyList<string>> ReactionsAsync(ServiceTester t, int number, CommentInfo comment) => t.ReactionsAsync(number, comment);
 
     private static async Task<bool> DecidedAsync(ServiceTester t, int number, string context) =>
         (await t.QueueStatusAsync(number, context))?.State is "success" or "failure" or "error";

@@ -141,6 +141,10 @@ public sealed class ServiceTester : IAsyncDisposable
 
     public Task<Simulator.Control.PullRequestInfo> PrAsync(int number) => Control.GetPullRequestAsync(Repo, number);
 
+    /// <summary>The reactions on a comment, in the order they were given.</summary>
+    public async Task<IReadOnlyList<string>> ReactionsAsync(int number, CommentInfo comment) =>
+        (await Control.CommentsAsync(Repo, number)).Single(c => c.Id == comment.Id).Reactions.Select(r => r.Content).ToArray();
+
     /// <summary>The <c>mergequeue</c> status on the PR's head commit.</summary>
     public async Task<StatusSnapshot?> QueueStatusAsync(int number, string context = "mergequeue")
     {

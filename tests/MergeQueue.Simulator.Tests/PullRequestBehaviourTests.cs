@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
 using MergeQueue.Simulator.Control;
 using MergeQueue.Simulator.Tests.Support;
 using Octokit;
@@ -34,6 +36,30 @@ public class PullRequestBehaviourTests : SimulatorTestBase
         (await Control.GetPullRequestAsync(repo, pr2.Number)).MergeCommitSha.Should().Be(pr2.HeadSha);
         m1.Sha.Should().NotBe(m2.Sha);
         (await Control.BranchMovesAsync(repo, "main")).Last().Actor.Should().Be("mergequeue[bot]");
+    }
+
+    [Test]
+    public async Task RepositoryActivity_ListsEveryMoveOfTheBranch_NewestFirst_AsGitHubDoes()
+    {
+        var repo = await NewRepoAsync();
+        var (o, n) = Split(repo);
+        var pr = await Control.OpenPullRequestWithFilesAsync(repo, "feature", Files(("a.txt", "1")), author: "alice");
+        var pushed = await Control.PushToPullRequestAsync(repo, pr.Number, Files(("a.txt", "2")));
+        await Bot.Git.Reference.Update(o, n, "heads/feature", new ReferenceUpdate(pr.HeadSha, force: true));
+
+        using var http = new HttpClient { BaseAddress = Sim.BaseUrl };
+        http.DefaultRequestHeaders.Authorization = new("token", BotToken);
+        var activity = JsonNode.Parse(await http.GetStringAsync($"repos/{repo}/activity?ref=refs/heads/feature"))!.AsArray();
+
+        activity.Select(a => (string?)a!["activity_type"]).Should().Equal("force_push", "push", "branch_creation");
+        activity.Select(a => (string?)a!["after"]).Should().Equal(pr.HeadSha, pushed.Sha, pr.HeadSha);
+        activity[0]!["before"]!.GetValue<string>().Should().Be(pushed.Sha);
+        activity[0]!["ref"]!.GetValue<string>().Should().Be("refs/heads/feature");
+        activity[0]!["actor"]!["login"]!.GetValue<string>().Should().Be("mergequeue[bot]");
+        DateTimeOffset.Parse(activity[0]!["timestamp"]!.GetValue<string>(), CultureInfo.InvariantCulture)
+            .Should().BeCloseTo(DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1));
+        var oldestFirst = JsonNode.Parse(await http.GetStringAsync($"repos/{repo}/activity?ref=feature&direction=asc&activity_type=push"))!.AsArray();
+        oldestFirst.Select(a => (string?)a!["after"]).Should().Equal(pushed.Sha);
     }
 
     [Test]

@@ -114,6 +114,12 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
         return Task.FromResult<IReadOnlyList<Check>>([new Check("ci", state, r.Description, null)]);
     }
 
+    public Task<DateTimeOffset?> GetPushedAtAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct)
+    {
+        Read();
+        return Task.FromResult<DateTimeOffset?>(null);
+    }
+
     public Task<Permission> GetPermissionAsync(RepoId repo, string login, CancellationToken ct)
     {
         Read();

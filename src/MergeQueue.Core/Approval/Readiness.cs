@@ -98,7 +98,7 @@ public static class Readiness
             if (approval.ChangesRequestedBy.Count > 0)
                 blockers.Add(new Blocker(BlockerKind.ChangesRequested, Messages.WaitingChangesRequested(approval.ChangesRequestedBy)));
             else if (!approval.Approved)
-                blockers.Add(new Blocker(BlockerKind.Approvals, Messages.WaitingApprovals(approval.Missing, config.RequiredApprovals, approval.ApprovedBy)));
+                blockers.Add(new Blocker(BlockerKind.Approvals, Messages.WaitingApprovals(approval.Missing, config.RequiredApprovals, approval.ApprovedBy, approval.NotCounted)));
 
             var checks = (facts.HeadChecks ?? []).GroupBy(c => c.Context, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
             foreach (var context in config.PreChecks)

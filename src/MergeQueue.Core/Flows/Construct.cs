@@ -10,9 +10,12 @@ namespace MergeQueue.Core.Flows;
 
 public sealed partial class MergeQueueFlows
 {
-    /// <summary>Construct (seed 003) as an entry point: one <see cref="AdvanceAsync"/> step for the target.</summary>
-    public Task ConstructAsync(QueueId queue, Cause cause, CancellationToken ct) =>
-        Locked(queue.Repo, () => AdvanceAsync(queue, cause, ct), ct);
+    /// <summary>
+    /// Construct (seed 003) as an entry point: one <see cref="AdvanceAsync"/> step for the target.
+    /// <paramref name="now"/> (the API's trigger) starts a batch without waiting for <c>batch_delay</c>.
+    /// </summary>
+    public Task ConstructAsync(QueueId queue, Cause cause, CancellationToken ct, bool now = false) =>
+        Locked(queue.Repo, () => AdvanceAsync(queue, cause, ct, now), ct);
 
     /// <summary>
     /// One step of the queue: ask <see cref="QueuePlanner"/> what to do next, carry it out, and ask
@@ -20,10 +23,11 @@ public sealed partial class MergeQueueFlows
     /// land (Complete), blame (Test's bisection) and start attempts (Construct). Then refresh the
     /// queued PRs' positions. The caller holds the repository's lock.
     /// </summary>
-    private async Task AdvanceAsync(QueueId queue, Cause cause, CancellationToken ct)
+    private async Task AdvanceAsync(QueueId queue, Cause cause, CancellationToken ct, bool now = false)
     {
         if (await configs.GetAsync(queue.Repo, ct) is not { } repoConfig) return;
         var config = await BatchPolicy.EffectiveAsync(store, queue, repoConfig, ct);
+        if (now) config = config with { BatchDelay = TimeSpan.Zero };
         var freeze = await store.GetFreezeAsync(queue, ct);
         var held = new Dictionary<int, string>();
         // Each pass settles a row or starts an attempt, so this ends; the bound is a guard.

@@ -31,8 +31,11 @@ public sealed partial class MergeQueueFlows(
     IRepoConfigs configs,
     TimeProvider clock,
     FlowOptions options,
-    ILogger<MergeQueueFlows> logger)
+    ILogger<MergeQueueFlows> logger,
+    PermissionCache? permissionCache = null)
 {
+    /// <summary>Who may do what; the host shares its cache with the webhook handler.</summary>
+    private readonly PermissionCache _permissions = permissionCache ?? new PermissionCache(github, clock);
     private readonly ConcurrentDictionary<RepoId, SemaphoreSlim> _locks = new();
     /// <summary>What this entry point already read from GitHub: a PR and its reviews are read once per step.</summary>
     private readonly AsyncLocal<Dictionary<(string Kind, RepoId Repo, int Number), object?>?> _reads = new();
@@ -70,8 +73,9 @@ public sealed partial class MergeQueueFlows(
     private Task<PullRequestInfo?> ReadPullRequestAsync(RepoId repo, int number, CancellationToken ct) =>
         ReadOnceAsync("pull", repo, number, () => github.GetPullRequestAsync(repo, number, ct));
 
+    /// <summary>The PR's reviews with their authors' permission: only those by writers count.</summary>
     private Task<IReadOnlyList<Review>> ReadReviewsAsync(RepoId repo, int number, CancellationToken ct) =>
-        ReadOnceAsync("reviews", repo, number, () => github.GetReviewsAsync(repo, number, ct));
+        ReadOnceAsync("reviews", repo, number, async () => await _permissions.WithPermissionsAsync(repo, await github.GetReviewsAsync(repo, number, ct), ct));
 
     private Task Locked(RepoId repo, Func<Task> flow, CancellationToken ct) =>
         Locked(repo, async () => { await flow(); return true; }, ct);

@@ -21,6 +21,7 @@ public sealed partial class MergeQueueFlows
             if (!info.Open) return FlowResult.Refused(Messages.RefusedClosed);
             var target = request.Branch ?? info.BaseRef;
             if (!config.IsTarget(target)) return FlowResult.Refused(Messages.RefusedNotTarget(target));
+            if (await HeadIsNotTheRequestedAsync(repo, info, request.Head, request.WrittenAt, ct) is { } moved) return FlowResult.Refused(moved);
 
             var existing = await store.FindActivePullRequestAsync(repo, number, ct);
             if (existing is not null)
@@ -50,11 +51,25 @@ public sealed partial class MergeQueueFlows
     /// given then still applies), after it failed, timed out or was cancelled. On a PR still in the
     /// queue it is a repeated request.
     /// </summary>
-    public async Task<FlowResult> RetryAsync(RepoId repo, int number, string actor, Cause cause, CancellationToken ct)
+    public async Task<FlowResult> RetryAsync(RepoId repo, int number, string actor, Cause cause, CancellationToken ct, DateTimeOffset? writtenAt = null)
     {
         var last = await store.FindLatestPullRequestAsync(repo, number, ct);
         var request = last is null ? new MergeRequest(actor) : new MergeRequest(actor, last.Priority, last.Target);
-        return await RequestAsync(repo, number, request, cause, ct);
+        return await RequestAsync(repo, number, request with { WrittenAt = writtenAt }, cause, ct);
+    }
+
+    /// <summary>
+    /// A request is pinned to the head it was made for: the commit an approval approved, or the
+    /// head a comment was written on. A head GitHub's repository activity shows pushed after the
+    /// comment's second is not that head (timestamps are whole seconds: a push in the same second
+    /// counts as before). Null when the head is the requested one, or nothing says otherwise.
+    /// </summary>
+    private async Task<string?> HeadIsNotTheRequestedAsync(RepoId repo, Ports.PullRequestInfo info, CommitSha? head, DateTimeOffset? writtenAt, CancellationToken ct)
+    {
+        if (head is { } approved && approved != info.HeadSha) return Messages.RefusedNotApprovedHead(approved, info.HeadSha);
+        if (writtenAt is not { } written) return null;
+        var pushedAt = await github.GetPushedAtAsync(repo, info.HeadRef, info.HeadSha, ct);
+        return pushedAt > written ? Messages.RefusedPushedAfterCommand(info.HeadSha) : null;
     }
 
     private async Task<FlowResult> RepeatRequestAsync(PullRequest existing, Ports.PullRequestInfo info, MergeRequest request, string target, Cause cause, CancellationToken ct)

@@ -17,7 +17,7 @@ public sealed partial class MergeQueueFlows
     /// <c>required_checks</c> on the PR's <c>mergequeue-try</c> status. Never touches the target or
     /// the queue. A new try replaces a running one: its branch is reset and the old result ignored.
     /// </summary>
-    public Task<FlowResult> TryAsync(RepoId repo, int number, string actor, Cause cause, CancellationToken ct) =>
+    public Task<FlowResult> TryAsync(RepoId repo, int number, string actor, Cause cause, CancellationToken ct, DateTimeOffset? writtenAt = null) =>
         Locked(repo, async () =>
         {
             var config = await configs.GetAsync(repo, ct);
@@ -26,6 +26,7 @@ public sealed partial class MergeQueueFlows
             if (info is null) return FlowResult.Refused(Messages.RefusedNotFound);
             if (!info.Open) return FlowResult.Refused(Messages.RefusedClosed);
             if (!config.IsTarget(info.BaseRef)) return FlowResult.Refused(Messages.RefusedNotTarget(info.BaseRef));
+            if (await HeadIsNotTheRequestedAsync(repo, info, null, writtenAt, ct) is { } moved) return FlowResult.Refused(moved);
 
             var previous = await store.GetTryAsync(repo, number, ct);
             if (previous is { State: TryState.Running } && previous.HeadSha != info.HeadSha)

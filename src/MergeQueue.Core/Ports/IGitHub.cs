@@ -20,7 +20,14 @@ public sealed record PullRequestInfo(
 public enum ReviewState { Approved, ChangesRequested, Commented, Dismissed }
 
 /// <summary>A submitted review, in the order GitHub lists them (oldest first).</summary>
-public sealed record Review(string Author, ReviewState State, CommitSha CommitSha, DateTimeOffset SubmittedAt);
+public sealed record Review(string Author, ReviewState State, CommitSha CommitSha, DateTimeOffset SubmittedAt)
+{
+    /// <summary>
+    /// The author's permission on the repository, looked up by the queue (<see cref="PermissionCache"/>);
+    /// null when not looked up, which counts as no permission.
+    /// </summary>
+    public Permission? AuthorPermission { get; init; }
+}
 
 public enum CheckState { Pending, Success, Failure }
 
@@ -74,6 +81,11 @@ public interface IGitHub
     /// <summary>Every context on the commit: statuses (latest per context wins) and check runs.</summary>
     Task<IReadOnlyList<Check>> GetChecksAsync(RepoId repo, CommitSha sha, CancellationToken ct);
     Task<Permission> GetPermissionAsync(RepoId repo, string login, CancellationToken ct);
+    /// <summary>
+    /// When the branch last moved to this commit, from GitHub's repository activity
+    /// (<c>GET /repos/{o}/{r}/activity?ref=</c>); null when GitHub lists no such move (a fork's branch).
+    /// </summary>
+    Task<DateTimeOffset?> GetPushedAtAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct);
     /// <summary>A file's text at a ref, or null when there is no such file.</summary>
     Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct);
     Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct);

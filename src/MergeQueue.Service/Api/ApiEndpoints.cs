@@ -295,7 +295,7 @@ public static partial class ApiEndpoints
         {
             var config = await configs.GetAsync(id, ct);
             if (config is null) return Problem(StatusCodes.Status409Conflict, "Refused by the queue", Messages.RefusedNotManaged);
-            foreach (var target in config.TargetBranches) await flows.ConstructAsync(new QueueId(id, target), cause, ct);
+            foreach (var target in config.TargetBranches) await flows.ConstructAsync(new QueueId(id, target), cause, ct, now: true);
             return Results.Ok(new ActionResult(true, $"construct ran for {string.Join(", ", config.TargetBranches)}"));
         });
 

@@ -55,6 +55,7 @@ public sealed class DashboardReader(
     WebhookInbox inbox,
     RepoConfigCache configs,
     IGitHub github,
+    PermissionCache permissions,
     HealthCheckService health,
     ISchedulerFactory schedulers,
     TimeProvider clock,
@@ -271,7 +272,7 @@ public sealed class DashboardReader(
             info = await github.GetPullRequestAsync(repo, latest.Number, timeout.Token);
             if (info is not null)
             {
-                if (config.RequiredApprovals > 0) reviews = await github.GetReviewsAsync(repo, latest.Number, timeout.Token);
+                if (config.RequiredApprovals > 0) reviews = await permissions.WithPermissionsAsync(repo, await github.GetReviewsAsync(repo, latest.Number, timeout.Token), timeout.Token);
                 if (config.PreChecks.Count > 0) checks = await github.GetChecksAsync(repo, info.HeadSha, timeout.Token);
                 if (config.CommitMessagePattern is not null) commits = await github.GetPullRequestCommitsAsync(repo, latest.Number, timeout.Token);
             }

@@ -104,7 +104,8 @@ public sealed class DeliveryHandler(
 
     /// <summary>
     /// A review may make a waiting request ready (Initiate). With <c>queue_on_approval: true</c>, an
-    /// approving review by someone who may merge (write or admin) is also the merge request.
+    /// approving review by someone who may merge (write or admin) is also the merge request, for the
+    /// commit it approved (<c>review.commit_id</c>) only.
     /// </summary>
     private async Task<string> OnReviewAsync(RepoId repo, GitHubEvent.ReviewChanged review, Cause cause, CancellationToken ct)
     {
@@ -115,7 +116,8 @@ public sealed class DeliveryHandler(
             var permission = await permissions.GetAsync(repo, review.Reviewer, ct);
             if (permission >= Permission.Write)
             {
-                var result = await flows.RequestAsync(repo, review.Number, new MergeRequest(review.Reviewer), Cause.Command(cause.Id, review.Reviewer), ct);
+                // The request is for the commit approved: a head moved past it is not requested.
+                var result = await flows.RequestAsync(repo, review.Number, new MergeRequest(review.Reviewer) { Head = review.CommitSha }, Cause.Command(cause.Id, review.Reviewer), ct);
                 logger.LogInformation("Approval by {Reviewer} on {Repo}#{Number} requested the merge: {Accepted} {Message}",
                     review.Reviewer, repo, review.Number, result.Accepted ? "accepted" : "refused", result.Message);
                 return $"review approved: merge {(result.Accepted ? "accepted" : "refused")} ({result.Message})";
@@ -166,10 +168,10 @@ public sealed class DeliveryHandler(
 
         return command switch
         {
-            Command.Merge merge => await flows.RequestAsync(repo, comment.Number, new MergeRequest(comment.Author, merge.Priority, merge.Branch), cause, ct),
-            Command.Retry => await flows.RetryAsync(repo, comment.Number, comment.Author, cause, ct),
+            Command.Merge merge => await flows.RequestAsync(repo, comment.Number, new MergeRequest(comment.Author, merge.Priority, merge.Branch) { WrittenAt = comment.CreatedAt }, cause, ct),
+            Command.Retry => await flows.RetryAsync(repo, comment.Number, comment.Author, cause, ct, comment.CreatedAt),
             Command.Cancel => await flows.CancelAsync(repo, comment.Number, Messages.CancelledByCommand(comment.Author), cause, ct),
-            Command.Try => await flows.TryAsync(repo, comment.Number, comment.Author, cause, ct),
+            Command.Try => await flows.TryAsync(repo, comment.Number, comment.Author, cause, ct, comment.CreatedAt),
             Command.Freeze freeze => await flows.FreezeAsync(repo, comment.Number, comment.Author, freeze.Reason, cause, ct),
             Command.Unfreeze => await flows.UnfreezeAsync(repo, comment.Number, cause, ct),
             _ => FlowResult.Refused($"'{command.GetType().Name.ToLowerInvariant()}' is not a command"),

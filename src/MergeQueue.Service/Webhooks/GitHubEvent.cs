@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using MergeQueue.Core;
 
@@ -11,7 +12,8 @@ public abstract record GitHubEvent
 {
     public sealed record PullRequestChanged(RepoId Repo, string Action, int Number, CommitSha HeadSha, string BaseRef, string? BaseRefBefore, bool Merged, bool Draft) : GitHubEvent;
     public sealed record ReviewChanged(RepoId Repo, string Action, int Number, string Reviewer, string State, CommitSha CommitSha) : GitHubEvent;
-    public sealed record CommentChanged(RepoId Repo, string Action, int Number, bool OnPullRequest, long CommentId, string Body, string Author) : GitHubEvent;
+    /// <param name="CreatedAt">When the comment was written (<c>comment.created_at</c>): its commands are for the head of that moment.</param>
+    public sealed record CommentChanged(RepoId Repo, string Action, int Number, bool OnPullRequest, long CommentId, string Body, string Author, DateTimeOffset? CreatedAt) : GitHubEvent;
     public sealed record StatusChanged(RepoId Repo, CommitSha Sha, string Context, string State) : GitHubEvent;
     /// <summary>A check run or check suite changed on a commit.</summary>
     public sealed record ChecksChanged(RepoId Repo, CommitSha Sha) : GitHubEvent;
@@ -68,7 +70,8 @@ public abstract record GitHubEvent
                 var comment = Obj(root, "comment");
                 var onPr = issue.TryGetProperty("pull_request", out var link) && link.ValueKind == JsonValueKind.Object;
                 return new CommentChanged(RepoOf(root), action, Int(issue, "number"), onPr, Long(comment, "id"),
-                    OptString(comment, "body") ?? "", Str(Obj(comment, "user"), "login"));
+                    OptString(comment, "body") ?? "", Str(Obj(comment, "user"), "login"),
+                    OptString(comment, "created_at") is { } created && DateTimeOffset.TryParse(created, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at : null);
             }
             case "status":
                 return new StatusChanged(RepoOf(root), new CommitSha(Str(root, "sha")), Str(root, "context"), Str(root, "state"));

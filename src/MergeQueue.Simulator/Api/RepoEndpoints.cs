@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using MergeQueue.Simulator.Engine;
+using MergeQueue.Simulator.Git;
 
 namespace MergeQueue.Simulator.Api;
 
@@ -36,6 +37,34 @@ internal static class RepoEndpoints
             var r = engine.Repo(ctx, owner, repo);
             var target = engine.FindUser(user) ?? throw new SimulatorError(404, $"{user} is not a user");
             return ApiRequest.Json(ApiJson.CollaboratorPermission(engine.Json, target, engine.RoleOf(r, target)));
+        });
+
+        // GitHub's repository activity: every branch move, newest first unless direction=asc.
+        repos.MapGet("/activity", (HttpContext ctx, string owner, string repo) =>
+        {
+            var r = engine.Repo(ctx, owner, repo);
+            var q = ctx.Request.Query;
+            var gitRef = q["ref"].ToString();
+            var branch = gitRef.StartsWith("refs/heads/", StringComparison.Ordinal) ? gitRef["refs/heads/".Length..] : gitRef;
+            var type = q["activity_type"].ToString();
+            var actor = q["actor"].ToString();
+            var items = engine.Moves(r.FullName, branch.Length == 0 ? null : branch)
+                .Select(m => (Move: m, Type: m.OldSha is null ? "branch_creation" : m.NewSha is null ? "branch_deletion" : m.Forced ? "force_push" : "push"))
+                .Where(x => (type.Length == 0 || x.Type == type) && (actor.Length == 0 || string.Equals(x.Move.Actor, actor, StringComparison.OrdinalIgnoreCase)))
+                .Select(x => (JsonNode)new JsonObject
+                {
+                    ["id"] = x.Move.Sequence,
+                    ["node_id"] = GitHubJson.NodeId("RepositoryActivity", x.Move.Sequence),
+                    ["before"] = x.Move.OldSha ?? GitRepository.ZeroSha,
+                    ["after"] = x.Move.NewSha ?? GitRepository.ZeroSha,
+                    ["ref"] = $"refs/heads/{x.Move.Branch}",
+                    ["timestamp"] = GitHubJson.Timestamp(x.Move.Time),
+                    ["activity_type"] = x.Type,
+                    ["actor"] = engine.FindUser(x.Move.Actor) is { } user ? engine.Json.User(user) : null,
+                })
+                .ToList();
+            if (q["direction"] != "asc") items.Reverse();
+            return ApiRequest.Paged(ctx, items);
         });
 
         repos.MapGet("/contents/{**path}", async (HttpContext ctx, string owner, string repo, string? path) =>

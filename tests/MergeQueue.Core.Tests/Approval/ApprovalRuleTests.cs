@@ -31,7 +31,7 @@ public class ApprovalRuleTests
         {
             var (who, rest) = (r[..r.IndexOf(':')], r[(r.IndexOf(':') + 1)..]);
             var state = rest[0] switch { 'A' => ReviewState.Approved, 'X' => ReviewState.ChangesRequested, 'C' => ReviewState.Commented, _ => ReviewState.Dismissed };
-            return new Review(who, state, rest.EndsWith("@old", StringComparison.Ordinal) ? Old : Head, T0.AddMinutes(i));
+            return new Review(who, state, rest.EndsWith("@old", StringComparison.Ordinal) ? Old : Head, T0.AddMinutes(i)) { AuthorPermission = Permission.Write };
         });
 
         var result = ApprovalRule.Evaluate(reviews, Head, required);
@@ -40,10 +40,41 @@ public class ApprovalRuleTests
         result.ApprovedBy.Should().HaveCount(approvals);
     }
 
+    /// <summary>
+    /// GitHub's branch protection: only reviews by users with write or admin permission count, and
+    /// only their change requests block. bob (write) approved; mallory reviews with the permission given.
+    /// </summary>
+    [TestCase(ReviewState.Approved, null, 2, false, Description = "a permission not looked up counts as none")]
+    [TestCase(ReviewState.Approved, Permission.None, 2, false)]
+    [TestCase(ReviewState.Approved, Permission.Read, 2, false)]
+    [TestCase(ReviewState.Approved, Permission.Triage, 2, false)]
+    [TestCase(ReviewState.Approved, Permission.Write, 2, true)]
+    [TestCase(ReviewState.Approved, Permission.Maintain, 2, true)]
+    [TestCase(ReviewState.Approved, Permission.Admin, 2, true)]
+    [TestCase(ReviewState.ChangesRequested, Permission.Read, 1, true, Description = "a read-only reviewer's change request does not block")]
+    [TestCase(ReviewState.ChangesRequested, Permission.Triage, 1, true)]
+    [TestCase(ReviewState.ChangesRequested, Permission.Write, 1, false)]
+    [TestCase(ReviewState.ChangesRequested, Permission.Admin, 1, false)]
+    public void Evaluate_ReviewerPermission_CountsOnlyWriteOrAdmin(ReviewState state, Permission? permission, int required, bool approved)
+    {
+        Review[] reviews =
+        [
+            new("bob", ReviewState.Approved, Head, T0) { AuthorPermission = Permission.Write },
+            new("mallory", state, Head, T0.AddMinutes(1)) { AuthorPermission = permission },
+        ];
+
+        var result = ApprovalRule.Evaluate(reviews, Head, required);
+
+        result.Approved.Should().Be(approved);
+        var counts = permission >= Permission.Write;
+        result.ApprovedBy.Contains("mallory").Should().Be(counts && state == ReviewState.Approved);
+        result.NotCounted.Should().Equal(state == ReviewState.Approved && !counts ? ["mallory"] : []);
+    }
+
     [Test]
     public void Evaluate_Missing_SaysHowManyMoreAreNeeded()
     {
-        var result = ApprovalRule.Evaluate([new Review("bob", ReviewState.Approved, Head, T0)], Head, 3);
+        var result = ApprovalRule.Evaluate([new Review("bob", ReviewState.Approved, Head, T0) { AuthorPermission = Permission.Admin }], Head, 3);
         result.Missing.Should().Be(2);
     }
 }

@@ -15,7 +15,7 @@ public class ReadinessTests
     private static PullRequestInfo Pr(bool draft = false, params string[] labels) =>
         new(7, "Change", "alice", Head, "feature", "main", true, false, draft, labels) { ChangedLines = 12 };
 
-    private static Review Approval(string by) => new(by, ReviewState.Approved, Head, T0);
+    private static Review Approval(string by) => new(by, ReviewState.Approved, Head, T0) { AuthorPermission = Permission.Write };
 
     [Test]
     public void Explain_ApprovedPlainPr_IsReady()
@@ -59,7 +59,7 @@ public class ReadinessTests
         {
             Config = new RepoConfig(),
             PullRequest = Pr(),
-            Reviews = [Approval("bob"), new Review("carol", ReviewState.ChangesRequested, Head, T0)],
+            Reviews = [Approval("bob"), new Review("carol", ReviewState.ChangesRequested, Head, T0) { AuthorPermission = Permission.Admin }],
         });
         result.Short.Should().Be("Requested, changes requested by carol");
     }

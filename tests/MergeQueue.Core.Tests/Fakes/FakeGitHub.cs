@@ -126,6 +126,12 @@ public sealed class FakeGitHub : IGitHub
         return Task.FromResult<IReadOnlyList<Check>>(Checks.GetValueOrDefault(sha)?.ToArray() ?? []);
     }
 
+    /// <summary>When a PR head was pushed, as GitHub's repository activity says; unknown heads answer null.</summary>
+    public Dictionary<CommitSha, DateTimeOffset> PushedAt { get; } = [];
+
+    public Task<DateTimeOffset?> GetPushedAtAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) =>
+        Task.FromResult(PushedAt.TryGetValue(sha, out var at) ? at : (DateTimeOffset?)null);
+
     public Task<Permission> GetPermissionAsync(RepoId repo, string login, CancellationToken ct) =>
         Task.FromResult(Permissions.GetValueOrDefault(login, Permission.Read));
 

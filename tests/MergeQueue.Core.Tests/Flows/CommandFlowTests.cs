@@ -1,4 +1,5 @@
 using MergeQueue.Core.Config;
+using MergeQueue.Core.Flows;
 using MergeQueue.Core.MergeAttempts;
 using MergeQueue.Core.Ports;
 using MergeQueue.Core.PullRequests;
@@ -172,6 +173,68 @@ public class CommandFlowTests
 
         q.Pr(n).State.Should().Be(PullRequestState.Failed);
         q.GitHub.Statuses[q.Pr(n).HeadSha].Should().Be((StatusState.Failure, "Rule failed: author alice is in denied_authors"));
+    }
+
+    [Test]
+    public async Task Request_ApprovedOnlyByReadOnlyUser_WaitsUntilAWriterApproves()
+    {
+        var q = new QueueTester();
+        var n = q.OpenPr();
+        q.Approve(n, by: "mallory"); // read permission only
+
+        (await q.Merge(n)).Accepted.Should().BeTrue();
+
+        q.Pr(n).State.Should().Be(PullRequestState.Requested);
+        q.GitHub.Statuses[q.Pr(n).HeadSha].Description.Should()
+            .Be("Requested, waiting for 1 more approving review (1 required); not counted, no write permission: mallory");
+
+        q.Approve(n, by: "bob");
+        await q.Flows.InitiateAsync(q.Repo, n, q.Cause, default);
+
+        q.Pr(n).State.Should().Be(PullRequestState.Queued);
+    }
+
+    [TestCase(-1, true, Description = "pushed the second before the comment")]
+    [TestCase(0, true, Description = "the same second counts as before: GitHub's timestamps are whole seconds")]
+    [TestCase(1, false, Description = "pushed after the comment was written")]
+    public async Task Request_HeadPushedAfterTheComment_IsRefusedAndChangesNothing(int pushedSecondsAfter, bool accepted)
+    {
+        var q = new QueueTester();
+        var n = q.OpenPr();
+        var written = q.Clock.GetUtcNow();
+        var head = q.Push(n);
+        q.GitHub.PushedAt[head] = written.AddSeconds(pushedSecondsAfter);
+        q.Approve(n);
+
+        var merge = await q.Flows.RequestAsync(q.Repo, n, new MergeRequest("maintainer") { WrittenAt = written }, q.Cause, default);
+        var tryBuild = await q.Flows.TryAsync(q.Repo, n, "maintainer", q.Cause, default, written);
+
+        merge.Accepted.Should().Be(accepted);
+        tryBuild.Accepted.Should().Be(accepted);
+        if (accepted) return;
+        merge.Message.Should().Be(Messages.RefusedPushedAfterCommand(head));
+        q.Store.AllPullRequests().Should().BeEmpty();
+        q.GitHub.Statuses.Should().BeEmpty();
+        q.GitHub.Branches.Keys.Should().NotContain(b => b.StartsWith("mergequeue/", StringComparison.Ordinal));
+    }
+
+    [Test]
+    public async Task Request_ForAnApprovedCommitNoLongerTheHead_IsRefused_ForTheHeadItIs_Queued()
+    {
+        var q = new QueueTester();
+        var n = q.OpenPr();
+        var approved = q.GitHub.PullRequests[n].HeadSha;
+        q.Approve(n);
+        var head = q.Push(n);
+        q.Approve(n);
+
+        var stale = await q.Flows.RequestAsync(q.Repo, n, new MergeRequest("bob") { Head = approved }, q.Cause, default);
+        stale.Should().Be(FlowResult.Refused(Messages.RefusedNotApprovedHead(approved, head)));
+        q.Store.AllPullRequests().Should().BeEmpty();
+
+        (await q.Flows.RequestAsync(q.Repo, n, new MergeRequest("bob") { Head = head }, q.Cause, default)).Accepted.Should().BeTrue();
+        q.Pr(n).State.Should().Be(PullRequestState.Queued);
+        q.Pr(n).HeadSha.Should().Be(head);
     }
 
     [Test]

@@ -108,6 +108,18 @@ public sealed class OctokitGitHubTests : SimulatorTest
     }
 
     [Test]
+    public async Task GetPushedAt_IsTheLatestMoveOfTheBranchToTheCommit_AndNullForOthers()
+    {
+        var first = await Control.CommitAsync(RepoName, "feature", new Dictionary<string, string?> { ["a.txt"] = "1" }, "one", createBranch: true);
+        var moves = await Control.BranchMovesAsync(RepoName, "feature");
+
+        var pushedAt = await GitHub.GetPushedAtAsync(Repo, "feature", new CommitSha(first.Sha), None);
+
+        pushedAt.Should().Be(new DateTimeOffset(moves.Single().Time.UtcDateTime.Ticks / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond, TimeSpan.Zero));
+        (await GitHub.GetPushedAtAsync(Repo, "main", new CommitSha(first.Sha), None)).Should().BeNull();
+    }
+
+    [Test]
     public async Task GetFile_DecodesTheFile_AndMissingOrDirectoryIsNull()
     {
         (await GitHub.GetFileAsync(Repo, ".github/mergequeue.yml", "main", None)).Should().Be("required_approvals: 1\n");
