@@ -242,6 +242,21 @@ public sealed class ServiceTester : IAsyncDisposable
     {
         try
         {
+            // Every test asserts the invariant, whether it remembered to or not: on each target branch of the
+            // config, the bot only fast-forwarded, to commits whose required checks all passed.
+            foreach (var target in Core.Config.RepoConfigParser.Parse(Config.Yaml).Config?.TargetBranches ?? ["main"])
+                await AssertTargetOnlyMovedToGreenAsync(target);
+        }
+        finally
+        {
+            await StopAndCleanUpAsync();
+        }
+    }
+
+    private async Task StopAndCleanUpAsync()
+    {
+        try
+        {
             if (Service is not null) await StopServiceAsync();
         }
         catch (ObjectDisposedException)

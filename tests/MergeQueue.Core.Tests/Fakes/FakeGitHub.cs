@@ -232,7 +232,9 @@ public sealed class FakeGitHub : IGitHub
     public Task SetStatusAsync(RepoId repo, CommitSha sha, string context, StatusState state, string description, string? targetUrl, CancellationToken ct)
     {
         Record($"SetStatus {sha.Short} {state}");
-        description.Length.Should().BeLessThanOrEqualTo(140);
+        // NUnit's Assert, not FluentAssertions: it records the failure in the test's result even though the
+        // flows catch whatever a status post throws (a lost status must not fail a flow).
+        Assert.That(description, Has.Length.LessThanOrEqualTo(140), $"GitHub refuses a status description over 140 characters: {description}");
         if (context == "mergequeue-try") TryStatuses[sha] = (state, description);
         else Statuses[sha] = (state, description);
         return Task.CompletedTask;
