@@ -97,6 +97,7 @@ public sealed class GitHubSimulator : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Control.Dispose();
+        Engine.Ci.AbandonHeld();
         await app.StopAsync();
         await Engine.Webhooks.DisposeAsync();
         await app.DisposeAsync();

@@ -178,14 +178,24 @@ public sealed class SimulatorClient : IDisposable
 
     public Task<CiConfig> CiConfigAsync(CancellationToken ct = default) => SendAsync<CiConfig>(HttpMethod.Get, "ci", null, ct);
 
-    public Task<IReadOnlyList<CiRun>> CiRunsAsync(string? repo = null, string? branch = null, string? context = null, CancellationToken ct = default)
+    /// <param name="held">True: only runs held until released (an override's <c>hold</c>); false: only the others.</param>
+    public Task<IReadOnlyList<CiRun>> CiRunsAsync(string? repo = null, string? branch = null, string? context = null, bool? held = null, CancellationToken ct = default)
     {
         var q = new List<string>();
         if (repo is not null) q.Add("repo=" + E(repo));
         if (branch is not null) q.Add("branch=" + E(branch));
         if (context is not null) q.Add("context=" + E(context));
+        if (held is not null) q.Add("held=" + (held.Value ? "true" : "false"));
         return SendAsync<IReadOnlyList<CiRun>>(HttpMethod.Get, "ci/runs" + (q.Count > 0 ? "?" + string.Join("&", q) : ""), null, ct);
     }
+
+    /// <summary>Waits until at least <paramref name="count"/> runs are held (their pending report posted), and returns the held runs.</summary>
+    public Task<IReadOnlyList<CiRun>> WaitForHeldCiRunsAsync(int count = 1, string? repo = null, TimeSpan? timeout = null, CancellationToken ct = default) =>
+        WaitForAsync(c => CiRunsAsync(repo, held: true, ct: c), runs => runs.Count >= count, timeout, ct);
+
+    /// <summary>Releases held CI runs matching every given filter (all held runs when none is given); they report their verdict. Returns the released runs.</summary>
+    public Task<IReadOnlyList<CiRun>> ReleaseCiAsync(string? repo = null, string? sha = null, string? branch = null, CancellationToken ct = default) =>
+        SendAsync<IReadOnlyList<CiRun>>(HttpMethod.Post, "ci/release", new CiReleaseRequest(repo, sha, branch), ct);
 
     /// <summary>Runs CI again on a commit (as a "re-run jobs" would).</summary>
     public Task RerunCiAsync(string repo, string sha, string? branch = null, CancellationToken ct = default) =>
@@ -226,7 +236,7 @@ public sealed class SimulatorClient : IDisposable
 
     public Task<IdleInfo> IdleAsync(CancellationToken ct = default) => SendAsync<IdleInfo>(HttpMethod.Get, "idle", null, ct);
 
-    /// <summary>Waits until no webhook delivery is queued and no CI run is in progress.</summary>
+    /// <summary>Waits until no webhook delivery is queued and no CI run is in progress (held runs do not count: they wait for a release).</summary>
     public Task WaitForIdleAsync(TimeSpan? timeout = null, CancellationToken ct = default) =>
         WaitUntilAsync(async c => (await IdleAsync(c)).Idle, timeout, ct);
 

@@ -4,13 +4,17 @@ using Octokit;
 
 namespace MergeQueue.Simulator.Tests;
 
-/// <summary>The simulated CI: where it runs, its verdicts (FAIL, FLAKY), overrides, check-run reporting, and the branch-move record.</summary>
+/// <summary>The simulated CI: where it runs, its verdicts (FAIL, FLAKY), overrides, held runs, check-run reporting, and the branch-move record.</summary>
 [CancelAfter(30_000)]
 [NonParallelizable]
 public class CiTests : SimulatorTestBase
 {
     [TearDown]
-    public async Task ResetCi() => await Control.ConfigureCiAsync(new CiConfig(Contexts: [new CiContext("ci")], Overrides: [], DelayMs: 5));
+    public async Task ResetCi()
+    {
+        await Control.ConfigureCiAsync(new CiConfig(Contexts: [new CiContext("ci")], Overrides: [], DelayMs: 5));
+        await Control.ReleaseCiAsync();
+    }
 
     private async Task<CommitChecks> FinishedChecksAsync(string repo, string sha, int expectedRuns = 1) =>
         await SimulatorClient.WaitForAsync(ct => Control.ChecksAsync(repo, sha, ct),
@@ -78,6 +82,51 @@ public class CiTests : SimulatorTestBase
         await Control.WaitForIdleAsync();
         (await Control.ChecksAsync(repo, never.Sha)).Statuses.Should().BeEmpty();
         (await Control.CiRunsAsync(repo, "mergequeue/try/1")).Should().BeEmpty();
+    }
+
+    [Test]
+    public async Task HeldRun_StaysPendingAndIdle_UntilReleased_ThenReportsItsVerdict()
+    {
+        await Control.ConfigureCiAsync(new CiConfig(Overrides: [new CiOverride("mergequeue/staging/**", Hold: true)]));
+        var repo = await NewRepoAsync();
+        var pass = await Control.CommitAsync(repo, "mergequeue/staging/main/5", Files(("a", "1")));
+        var fail = await Control.CommitAsync(repo, "mergequeue/staging/main/6", Files(("FAIL", "")));
+
+        var held = await Control.WaitForHeldCiRunsAsync(2, repo);
+        held.Select(r => r.Sha).Should().Equal(pass.Sha, fail.Sha);
+        held.Should().OnlyContain(r => r.Held && r.Verdict == null);
+        await Control.WaitForIdleAsync();
+        (await Control.IdleAsync()).Should().Be(new IdleInfo(true, 0, 0, 2), "a held run waits for the test, not for time: the simulator is idle");
+        (await Control.ChecksAsync(repo, pass.Sha)).Statuses.Should().ContainSingle().Which.State.Should().Be("pending");
+
+        var released = await Control.ReleaseCiAsync(repo, sha: pass.Sha);
+        released.Should().ContainSingle().Which.Should().Match<CiRun>(r => r.Sha == pass.Sha && !r.Held);
+        (await FinishedChecksAsync(repo, pass.Sha)).CombinedState.Should().Be("success");
+        await Control.WaitForIdleAsync();
+        (await Control.ChecksAsync(repo, fail.Sha)).CombinedState.Should().Be("pending", "only the matching run was released");
+        (await Control.CiRunsAsync(repo, held: true)).Should().ContainSingle().Which.Sha.Should().Be(fail.Sha);
+
+        (await Control.ReleaseCiAsync()).Select(r => r.Sha).Should().Equal(fail.Sha);
+        (await FinishedChecksAsync(repo, fail.Sha)).CombinedState.Should().Be("failure", "a released run's verdict still comes from its tree");
+        (await Control.ReleaseCiAsync()).Should().BeEmpty();
+        (await Control.IdleAsync()).HeldCi.Should().Be(0);
+        (await Control.CiRunsAsync(repo)).Should().OnlyContain(r => !r.Held && r.Verdict != null);
+    }
+
+    [Test]
+    public async Task HeldCheckRun_IsInProgressUntilReleased_AndAFixedVerdictApplies()
+    {
+        await Control.ConfigureCiAsync(new CiConfig(Contexts: [new CiContext("build", "check_run")], Overrides: [new CiOverride("mergequeue/try/**", Verdict: "error", Hold: true)]));
+        var repo = await NewRepoAsync();
+        var commit = await Control.CommitAsync(repo, "mergequeue/try/8", Files(("a", "1")));
+
+        await Control.WaitForHeldCiRunsAsync(1, repo);
+        (await Control.ChecksAsync(repo, commit.Sha)).CheckRuns.Should().ContainSingle().Which.Status.Should().Be("in_progress");
+
+        (await Control.ReleaseCiAsync(branch: "mergequeue/try/8")).Should().ContainSingle();
+        var checks = await FinishedChecksAsync(repo, commit.Sha);
+        checks.CheckRuns.Single().Conclusion.Should().Be("failure", "error is reported as a failed check run");
+        (await Control.CiRunsAsync(repo)).Single().Verdict.Should().Be("error");
     }
 
     [Test]

@@ -42,7 +42,8 @@ public sealed class SimulatedCiConfigHolder
 /// request heads), reports each context as a commit status or a check run, pending first and a
 /// verdict after a delay. The verdict comes from the commit's tree: a file named FAIL fails it,
 /// a file named FLAKY fails the first run of its tree ("network error") and passes later ones, also
-/// on a new commit with the same tree (a merge queue's flake retry).
+/// on a new commit with the same tree (a merge queue's flake retry). An override's <c>hold</c> keeps
+/// a run pending until a test releases it, so a test acts "while CI runs" without a timing window.
 /// </summary>
 public sealed class SimulatedCi(GitHubEngine engine, SimulatedCiConfigHolder config)
 {
@@ -50,20 +51,73 @@ public sealed class SimulatedCi(GitHubEngine engine, SimulatedCiConfigHolder con
     private readonly List<CiRun> runs = [];
     private readonly Dictionary<(string Repo, string Sha, string Context), int> attempts = [];
     private readonly HashSet<(string Repo, string Tree, string Context)> flaked = [];
+    private readonly Dictionary<long, TaskCompletionSource> held = [];
     private int running;
     private long lastRunId;
 
     public SimulatedCiConfigHolder Config { get; } = config;
 
-    /// <summary>CI runs started and not yet finished (pending-forever runs count as finished).</summary>
+    /// <summary>
+    /// CI runs started and not yet finished. Pending-forever runs count as finished, and held runs
+    /// are not running while held: only a test's release ends them, so waiting for idleness must
+    /// not wait for them.
+    /// </summary>
     public int Running => Volatile.Read(ref running);
 
-    public IReadOnlyList<CiRun> Runs(string? repository = null, string? branch = null, string? context = null)
+    /// <summary>CI runs held until released.</summary>
+    public int Held
+    {
+        get
+        {
+            lock (sync) return held.Count;
+        }
+    }
+
+    public IReadOnlyList<CiRun> Runs(string? repository = null, string? branch = null, string? context = null, bool? isHeld = null)
     {
         lock (sync)
-            return runs.Where(r => (repository is null || string.Equals(r.Repository, repository, StringComparison.OrdinalIgnoreCase))
-                                   && (branch is null || r.Branch == branch)
-                                   && (context is null || r.Context == context)).ToList();
+            return runs.Where(r => Matches(r, repository, null, branch) && (context is null || r.Context == context) && (isHeld is null || r.Held == isHeld)).ToList();
+    }
+
+    private static bool Matches(CiRun run, string? repository, string? sha, string? branch) =>
+        (repository is null || string.Equals(run.Repository, repository, StringComparison.OrdinalIgnoreCase))
+        && (sha is null || run.Sha.StartsWith(sha, StringComparison.OrdinalIgnoreCase))
+        && (branch is null || run.Branch == branch);
+
+    /// <summary>
+    /// Lets held runs go on to their verdict: those matching every given filter (a sha may be
+    /// abbreviated), or all. Returns the released runs, oldest first.
+    /// </summary>
+    public IReadOnlyList<CiRun> Release(string? repository = null, string? sha = null, string? branch = null)
+    {
+        var released = new List<(CiRun Run, TaskCompletionSource Gate)>();
+        lock (sync)
+        {
+            for (var i = 0; i < runs.Count; i++)
+            {
+                var run = runs[i];
+                if (!run.Held || !Matches(run, repository, sha, branch) || !held.Remove(run.Id, out var gate)) continue;
+                runs[i] = run with { Held = false };
+                released.Add((runs[i], gate));
+                // Running again before the gate opens, so idleness never shows between release and verdict.
+                Interlocked.Increment(ref running);
+            }
+        }
+        foreach (var (_, gate) in released) gate.TrySetResult();
+        return released.Select(r => r.Run).ToList();
+    }
+
+    /// <summary>Ends held runs without a verdict (the simulator is stopping).</summary>
+    public void AbandonHeld()
+    {
+        List<TaskCompletionSource> gates;
+        lock (sync)
+        {
+            gates = [.. held.Values];
+            held.Clear();
+            Interlocked.Add(ref running, gates.Count);
+        }
+        foreach (var gate in gates) gate.TrySetCanceled();
     }
 
     /// <summary>Whether a push to this branch triggers CI: matching pattern or open PR head, never an excluded branch.</summary>
@@ -125,7 +179,8 @@ public sealed class SimulatedCi(GitHubEngine engine, SimulatedCiConfigHolder con
             {
                 await engine.CreateStatusAsync(repo, run.Sha, "pending", run.Context, "CI is running", null, engine.CiUser);
             }
-            if (delayMs > 0) await Task.Delay(delayMs);
+            if (ov?.Hold == true) await HoldAsync(run);
+            else if (delayMs > 0) await Task.Delay(delayMs);
 
             var (verdict, description) = ov?.Verdict is { } fixedVerdict ? (fixedVerdict, $"fixed verdict: {fixedVerdict}") : await VerdictAsync(repo, run);
             if (verdict == "pending")
@@ -146,13 +201,28 @@ public sealed class SimulatedCi(GitHubEngine engine, SimulatedCiConfigHolder con
         }
         catch (Exception e)
         {
-            // A run must never take the simulator down; record why it stopped.
-            Complete(run, "error", "simulator error: " + e.Message);
+            // A run must never take the simulator down (nor an abandoned hold); record why it stopped.
+            Complete(run, "error", (e is OperationCanceledException ? "abandoned: " : "simulator error: ") + e.Message);
         }
         finally
         {
             Interlocked.Decrement(ref running);
         }
+    }
+
+    /// <summary>Marks the run held and waits for its release; not running meanwhile (see <see cref="Running"/>).</summary>
+    private Task HoldAsync(CiRun run)
+    {
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (sync)
+        {
+            held[run.Id] = gate;
+            var i = runs.FindIndex(r => r.Id == run.Id);
+            if (i >= 0) runs[i] = runs[i] with { Held = true };
+            // Not running while held; Release (or AbandonHeld) counts it running again before opening the gate.
+            Interlocked.Decrement(ref running);
+        }
+        return gate.Task;
     }
 
     private async Task<(string Verdict, string Description)> VerdictAsync(RepoHandle repo, CiRun run)

@@ -122,7 +122,8 @@ public sealed record ApiCall(long Sequence, string Method, string Path, string? 
 /// <summary>One run of one simulated CI context on one commit.</summary>
 /// <param name="Attempt">1 for the first run of this commit and context, 2 for the next, ...</param>
 /// <param name="Verdict">success, failure, error, pending (never finishes), or null while running.</param>
-public sealed record CiRun(long Id, string Repository, string Branch, string Sha, string Context, string Kind, int Attempt, string? Verdict, string? Description, DateTimeOffset StartedAt, DateTimeOffset? CompletedAt);
+/// <param name="Held">True while the run waits, its pending status posted, for POST /_sim/ci/release (an override's <c>hold</c>).</param>
+public sealed record CiRun(long Id, string Repository, string Branch, string Sha, string Context, string Kind, int Attempt, string? Verdict, string? Description, DateTimeOffset StartedAt, DateTimeOffset? CompletedAt, bool Held = false);
 
 /// <summary>A CI context: reported as a commit status (kind "status") or as a check run (kind "check_run").</summary>
 public sealed record CiContext(string Name, string Kind = "status");
@@ -130,8 +131,10 @@ public sealed record CiContext(string Name, string Kind = "status");
 /// <summary>
 /// Overrides CI on branches matching <paramref name="Pattern"/> (glob: * within a segment, ** across).
 /// <paramref name="Verdict"/>: "never" (no report at all), "success", "failure", "error", "pending" (never finishes), or null (from the tree).
+/// <paramref name="Hold"/>: a run posts its pending report and then waits, without a verdict, until
+/// a test releases it (POST /_sim/ci/release); <paramref name="DelayMs"/> does not apply to it.
 /// </summary>
-public sealed record CiOverride(string Pattern, string? Verdict = null, int? DelayMs = null, string? Context = null);
+public sealed record CiOverride(string Pattern, string? Verdict = null, int? DelayMs = null, string? Context = null, bool Hold = false);
 
 /// <summary>The simulated CI's configuration. Null members of an update keep their current value.</summary>
 public sealed record CiConfig(
@@ -143,6 +146,9 @@ public sealed record CiConfig(
     IReadOnlyList<CiOverride>? Overrides = null);
 
 public sealed record RerunRequest(string Sha, string? Branch = null);
+
+/// <summary>Releases held CI runs: those matching every given member (repository full name, commit sha, branch), or all when none is given.</summary>
+public sealed record CiReleaseRequest(string? Repo = null, string? Sha = null, string? Branch = null);
 
 public sealed record HookRequest(string Url, string? Secret = null, IReadOnlyList<string>? Events = null);
 
@@ -181,4 +187,5 @@ public sealed record ApiFault(string Kind, int Count = 1, string? Method = null,
 public sealed record RandomApiFaults(double Probability, int Seed = 0, IReadOnlyList<string>? Kinds = null, int RetryAfterSeconds = 1);
 
 /// <summary>Whether background work (webhook deliveries, CI runs) is finished.</summary>
-public sealed record IdleInfo(bool Idle, int PendingDeliveries, int RunningCi);
+/// <param name="HeldCi">CI runs held until released; they do not make the simulator busy (only a test's release ends them).</param>
+public sealed record IdleInfo(bool Idle, int PendingDeliveries, int RunningCi, int HeldCi = 0);

@@ -182,7 +182,8 @@ internal static class ControlEndpoints
 
         sim.MapGet("/ci", () => Results.Ok(engine.Ci.Config.Current));
         sim.MapPut("/ci", (CiConfig request) => Results.Ok(engine.Ci.Config.Update(request)));
-        sim.MapGet("/ci/runs", (string? repo, string? branch, string? context) => Results.Ok(engine.Ci.Runs(repo, branch, context)));
+        sim.MapGet("/ci/runs", (string? repo, string? branch, string? context, bool? held) => Results.Ok(engine.Ci.Runs(repo, branch, context, held)));
+        sim.MapPost("/ci/release", (CiReleaseRequest? request) => Results.Ok(engine.Ci.Release(request?.Repo, request?.Sha, request?.Branch)));
 
         sim.MapGet("/api-calls", (long? after) => Results.Ok(log.Calls(after ?? 0)));
         sim.MapDelete("/api-calls", () =>
@@ -239,7 +240,8 @@ internal static class ControlEndpoints
         {
             var pending = engine.Webhooks.Pending;
             var running = engine.Ci.Running;
-            return Results.Ok(new IdleInfo(pending == 0 && running == 0, pending, running));
+            // Held CI runs wait for the test, not for time: they do not make the simulator busy.
+            return Results.Ok(new IdleInfo(pending == 0 && running == 0, pending, running, engine.Ci.Held));
         });
     }
 }
