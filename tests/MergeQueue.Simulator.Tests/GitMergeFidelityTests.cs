@@ -97,11 +97,12 @@ public class GitMergeFidelityTests : SimulatorTestBase
         for (var i = 0; i < cycles; i++)
         {
             var merge = await handle.Git.MergeTreeAsync(ours, side);
+            merge.Clean.Should().BeTrue($"cycle {i} merges a side already merged");
             ours = await handle.Git.CommitTreeAsync(merge.TreeSha!, [ours, side], $"merge {i}", sig, sig);
         }
         sw.Stop();
-        var perCycle = sw.Elapsed.TotalMilliseconds / cycles;
-        TestContext.Out.WriteLine($"git CLI merge-tree + commit-tree: {perCycle:F1} ms per cycle ({cycles} cycles)");
-        perCycle.Should().BeLessThan(500, "two process spawns per merge must stay cheap enough for end-to-end tests");
+        // Printed for the record only: wall-clock time is measured in bench/, never asserted.
+        TestContext.Out.WriteLine($"git CLI merge-tree + commit-tree: {sw.Elapsed.TotalMilliseconds / cycles:F1} ms per cycle ({cycles} cycles)");
+        (await handle.Git.ResolveTreeAsync(ours)).Should().Be(await handle.Git.ResolveTreeAsync(side), "each cycle's merge keeps the side's tree");
     }
 }
