@@ -63,8 +63,9 @@ public sealed class RetryPipelineTests
         await Eventually.That(() => time.Timers.Count == 1, "the retry to wait");
 
         time.Advance(TimeSpan.FromSeconds(29.9));
-        await Task.Delay(50);
-        http.Count(HttpMethod.Get, MainRef).Should().Be(1, "retry-after said 30 s");
+        time.Fired.Should().Be(0, "retry-after said 30 s: the wait is still pending");
+        call.IsCompleted.Should().BeFalse();
+        http.Count(HttpMethod.Get, MainRef).Should().Be(1);
 
         time.Advance(TimeSpan.FromSeconds(1));
         (await call).Should().Be(new CommitSha(Sha('a')));
@@ -85,7 +86,8 @@ public sealed class RetryPipelineTests
 
         time.Timers[0].Should().BeGreaterThanOrEqualTo(TimeSpan.FromSeconds(90));
         time.Advance(TimeSpan.FromSeconds(89));
-        await Task.Delay(50);
+        time.Fired.Should().Be(0, "the reset is 90 s away: the wait is still pending");
+        call.IsCompleted.Should().BeFalse();
         http.Count(HttpMethod.Get, MainRef).Should().Be(1);
         time.Advance(TimeSpan.FromSeconds(5));
         (await call).Should().NotBeNull();

@@ -2,19 +2,31 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace MergeQueue.GitHub.Tests.Support;
 
-/// <summary>A fake clock that also tells which timers were started, so a test can advance it only once the retry is waiting.</summary>
+/// <summary>
+/// A fake clock that also tells which timers were started, so a test can advance it only once the
+/// retry is waiting, and how many have fired: FakeTimeProvider fires a due timer inside Advance,
+/// so "no timer fired" right after an Advance means no retry was let go, without waiting to see.
+/// </summary>
 internal sealed class WatchedFakeTime(DateTimeOffset start) : FakeTimeProvider(start)
 {
     private readonly List<TimeSpan> _timers = [];
+    private int _fired;
 
     public IReadOnlyList<TimeSpan> Timers
     {
         get { lock (_timers) return _timers.ToList(); }
     }
 
+    /// <summary>How many times a timer's callback has run (a retry wait that ended).</summary>
+    public int Fired => Volatile.Read(ref _fired);
+
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
-        var timer = base.CreateTimer(callback, state, dueTime, period);
+        var timer = base.CreateTimer(s =>
+        {
+            Interlocked.Increment(ref _fired);
+            callback(s);
+        }, state, dueTime, period);
         lock (_timers) _timers.Add(dueTime);
         return timer;
     }
