@@ -22,7 +22,8 @@ public class ProcessTests
     [CancelAfter(180_000)]
     public async Task Service_KilledAfterAcceptingADeliveryAndAgainWhileTesting_LosesNothingAndMerges(CancellationToken ct)
     {
-        await using var t = await ServiceTester.StartAsync(FastConfig, new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 1500)]), startService: false);
+        // Staging CI held: the second kill comes while the attempt is testing, however slow the machine.
+        await using var t = await ServiceTester.StartAsync(FastConfig, ServiceTester.HoldStaging, startService: false);
         var port = ServiceProcess.FreePort();
         // The real Quartz scheduler at a short interval: nothing here calls the ticker.
         var settings = t.Settings(new Dictionary<string, string?> { ["MergeQueue:Poller:Interval"] = "00:00:01", ["Serilog:MinimumLevel:Default"] = "Information" });
@@ -44,11 +45,13 @@ public class ProcessTests
         var second = ServiceProcess.Start([ServiceProcess.ServiceDll], settings, port);
         await second.WaitUntilHealthyAsync();
         await SimulatorClient.WaitUntilAsync(async c => (await t.QueueStatusAsync(a))?.Description?.StartsWith("Testing in attempt", StringComparison.Ordinal) == true, TimeSpan.FromSeconds(60), ct);
+        await t.WaitForHeldCiAsync();
         second.Kill();
         await second.DisposeAsync();
 
         await using var third = ServiceProcess.Start([ServiceProcess.ServiceDll], settings, port);
         await third.WaitUntilHealthyAsync();
+        await t.ReleaseHeldCiAsync();
         await SimulatorClient.WaitUntilAsync(async c => await t.AllClosedAsync(a, b), TimeSpan.FromSeconds(90), ct);
 
         (await t.PrAsync(a)).Merged.Should().BeTrue();
@@ -125,7 +128,7 @@ public class ProcessTests
     public async Task Service_KilledWithThreeAttemptsInFlight_RestartsAndMergesEachOnce(CancellationToken ct)
     {
         var config = FastConfig.Replace("parallel_attempts: 1", "parallel_attempts: 3", StringComparison.Ordinal) + "\nmax_batch_size: 1\n";
-        await using var t = await ServiceTester.StartAsync(config, new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 4000)]), startService: false);
+        await using var t = await ServiceTester.StartAsync(config, ServiceTester.HoldStaging, startService: false);
         var port = ServiceProcess.FreePort();
         var settings = t.Settings(new Dictionary<string, string?> { ["MergeQueue:Poller:Interval"] = "00:00:01" });
         await t.Control.RegisterHookAsync($"http://127.0.0.1:{port}/webhooks/github", ServiceTester.Secret, ct: ct);
@@ -141,11 +144,13 @@ public class ProcessTests
                 if ((await t.QueueStatusAsync(n))?.Description?.StartsWith("Testing in attempt", StringComparison.Ordinal) != true) return false;
             return true;
         }, TimeSpan.FromSeconds(60), ct);
+        await t.WaitForHeldCiAsync(3);
         first.Kill();
         await first.DisposeAsync();
 
         await using var second = ServiceProcess.Start([ServiceProcess.ServiceDll], settings, port);
         await second.WaitUntilHealthyAsync();
+        await t.ReleaseHeldCiAsync();
         await SimulatorClient.WaitUntilAsync(async c => await t.AllClosedAsync(prs), TimeSpan.FromSeconds(90), ct);
 
         foreach (var n in prs)

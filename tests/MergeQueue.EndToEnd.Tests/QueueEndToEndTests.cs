@@ -83,11 +83,12 @@ public class QueueEndToEndTests
     [Test]
     public async Task Push_ToAQueuedPrAndToAPrUnderTest_CancelsThemAndBatchMatesGoOn()
     {
-        await using var t = await ServiceTester.StartAsync(ci: new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 2000)]));
+        await using var t = await ServiceTester.StartAsync(ci: ServiceTester.HoldStaging);
         var a = await t.OpenPrAsync();
         var b = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(a, b);
-        await t.StartBatchAsync(); // [a, b] under test; staging CI takes 2 s
+        await t.StartBatchAsync(); // [a, b] under test; staging CI held until released
+        await t.WaitForHeldCiAsync();
         var queued = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(queued);
         await t.SettleDeliveriesAsync();
@@ -96,6 +97,8 @@ public class QueueEndToEndTests
 
         await t.Control.PushToPullRequestAsync(ServiceTester.Repo, b, new Dictionary<string, string?> { ["late.txt"] = "late\n" });
         await t.Control.PushToPullRequestAsync(ServiceTester.Repo, queued, new Dictionary<string, string?> { ["late2.txt"] = "late\n" });
+        await t.SettleDeliveriesAsync();
+        await t.ReleaseHeldCiAsync();
 
         await t.RunUntilAsync(() => t.AllClosedAsync(a));
         (await t.PrAsync(a)).Merged.Should().BeTrue();
@@ -109,14 +112,17 @@ public class QueueEndToEndTests
     [Test]
     public async Task CancelCommand_WhileTesting_RebuildsWithoutThePr()
     {
-        await using var t = await ServiceTester.StartAsync(ci: new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 2000)]));
+        await using var t = await ServiceTester.StartAsync(ci: ServiceTester.HoldStaging);
         var a = await t.OpenPrAsync();
         var b = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(a, b);
         await t.StartBatchAsync();
+        await t.WaitForHeldCiAsync();
         (await t.QueueStatusAsync(b))!.Description.Should().StartWith("Testing in attempt");
 
         var cancel = await t.CommentAsync(b, "@mergequeue cancel");
+        await t.SettleDeliveriesAsync();
+        await t.ReleaseHeldCiAsync();
 
         await t.RunUntilAsync(() => t.AllClosedAsync(a, b));
         (await t.PrAsync(a)).Merged.Should().BeTrue();
@@ -199,13 +205,16 @@ public class QueueEndToEndTests
     [Test]
     public async Task Target_MovedBySomeoneElseDuringTesting_RequeuesAndMergesOnTopOfIt()
     {
-        await using var t = await ServiceTester.StartAsync(ci: new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 2000)]));
+        await using var t = await ServiceTester.StartAsync(ci: ServiceTester.HoldStaging);
         var n = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(n);
         await t.StartBatchAsync();
+        await t.WaitForHeldCiAsync();
         (await t.QueueStatusAsync(n))!.Description.Should().StartWith("Testing in attempt");
 
         var hotfix = await t.Control.CommitAsync(ServiceTester.Repo, "main", new Dictionary<string, string?> { ["hotfix.txt"] = "fix\n" }, "hotfix");
+        await t.SettleDeliveriesAsync();
+        await t.ReleaseHeldCiAsync();
 
         await t.RunUntilAsync(() => t.AllClosedAsync(n));
         (await t.PrAsync(n)).Merged.Should().BeTrue();

@@ -32,6 +32,12 @@ public sealed class ServiceTester : IAsyncDisposable
         parallel_attempts: 1
         """;
 
+    /// <summary>
+    /// CI on staging branches held until the test releases it (<see cref="ReleaseHeldCiAsync"/>):
+    /// a test that acts "while the attempt is testing" cannot race the verdict.
+    /// </summary>
+    public static CiConfig HoldStaging => new(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", Hold: true)]);
+
     private readonly string _dataDir;
     private int _branch;
 
@@ -202,6 +208,32 @@ public sealed class ServiceTester : IAsyncDisposable
         }
         await SettleAsync();
         (await done()).Should().BeTrue($"the queue should have finished within {maxTicks} poll ticks");
+    }
+
+    /// <summary>Waits until <paramref name="count"/> CI runs of the repository are held (their pending status posted); returns them, oldest first.</summary>
+    public async Task<IReadOnlyList<CiRun>> WaitForHeldCiAsync(int count = 1) =>
+        (await Control.WaitForHeldCiRunsAsync(count, Repo, TimeSpan.FromSeconds(30))).OrderBy(r => r.Id).ToArray();
+
+    /// <summary>
+    /// Stops holding CI and releases the held runs one at a time, oldest first, each reporting its
+    /// verdict before the next is released: the order in which runs of equal length started would end.
+    /// Runs started before the hold was lifted and not yet held are waited for and released too.
+    /// </summary>
+    public async Task ReleaseHeldCiAsync()
+    {
+        var ci = await Control.CiConfigAsync();
+        await Control.ConfigureCiAsync(new CiConfig(Overrides: ci.Overrides!.Where(o => !o.Hold).ToArray()));
+        while (true)
+        {
+            await SimulatorClient.WaitUntilAsync(async ct => (await Control.IdleAsync(ct)).RunningCi == 0, TimeSpan.FromSeconds(30));
+            var held = (await Control.CiRunsAsync(Repo, held: true)).OrderBy(r => r.Id).ToArray();
+            if (held.Length == 0) return;
+            foreach (var run in held)
+            {
+                await Control.ReleaseCiAsync(Repo, sha: run.Sha, branch: run.Branch);
+                await SimulatorClient.WaitUntilAsync(async ct => (await Control.CiRunsAsync(Repo, run.Branch, ct: ct)).Single(r => r.Id == run.Id).Verdict is not null, TimeSpan.FromSeconds(30));
+            }
+        }
     }
 
     public async Task<bool> AllClosedAsync(params int[] numbers)

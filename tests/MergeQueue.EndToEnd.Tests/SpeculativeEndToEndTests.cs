@@ -22,9 +22,6 @@ public class SpeculativeEndToEndTests
         parallel_attempts: 3
         """;
 
-    /// <summary>Staging CI slow enough that attempts overlap.</summary>
-    private static CiConfig SlowStaging => new(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 4000)]);
-
     private static async Task<IReadOnlyList<CiRun>> StagingRunsAsync(ServiceTester t) =>
         (await t.Control.CiRunsAsync(ServiceTester.Repo)).Where(r => r.Branch.StartsWith("mergequeue/staging/", StringComparison.Ordinal)).OrderBy(r => r.Id).ToArray();
 
@@ -42,17 +39,19 @@ public class SpeculativeEndToEndTests
     [Test]
     public async Task ThreePrs_WithThreeParallelAttempts_AreTestedAtOnceAndMergedInOrder()
     {
-        await using var t = await ServiceTester.StartAsync(ThreeInFlight, SlowStaging);
+        await using var t = await ServiceTester.StartAsync(ThreeInFlight, ServiceTester.HoldStaging);
         var (a, b, c) = (await t.OpenPrAsync(), await t.OpenPrAsync(), await t.OpenPrAsync());
         await t.ApproveAndMergeAsync(a, b, c);
 
         await t.StartBatchAsync();
+        await t.WaitForHeldCiAsync(3);
         (await t.QueueBranchesAsync()).Count(n => n.StartsWith("mergequeue/staging/", StringComparison.Ordinal)).Should().Be(3, "three attempts are in flight at once");
         (await t.QueueStatusAsync(c))!.Description.Should().MatchRegex(@"^Testing in attempt \d+, 3rd in line$");
         var page = await new HttpClient().GetStringAsync(new Uri(t.ServiceUrl, "repos/acme/widgets"));
         var shown = System.Text.RegularExpressions.Regex.Matches(page, "data-attempt=\"(\\d+)\"").Select(m => long.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         shown.Should().HaveCount(3).And.BeInAscendingOrder("the dashboard shows the line in order");
         System.Text.RegularExpressions.Regex.Matches(page, "the staging commit of attempt").Should().HaveCount(2);
+        await t.ReleaseHeldCiAsync();
         await t.RunUntilAsync(() => t.AllClosedAsync(a, b, c));
 
         foreach (var n in new[] { a, b, c }) (await t.PrAsync(n)).Merged.Should().BeTrue($"PR #{n}");
@@ -70,11 +69,14 @@ public class SpeculativeEndToEndTests
     [Test]
     public async Task ThreeInFlight_TheMiddleFailing_FirstAndThirdMerge_TheThirdRebuiltWithoutIt()
     {
-        await using var t = await ServiceTester.StartAsync(ThreeInFlight, SlowStaging);
+        await using var t = await ServiceTester.StartAsync(ThreeInFlight, ServiceTester.HoldStaging);
         var a = await t.OpenPrAsync();
         var b = await t.OpenPrAsync(new Dictionary<string, string?> { ["FAIL"] = "x" });
         var c = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(a, b, c);
+        await t.StartBatchAsync();
+        await t.WaitForHeldCiAsync(3); // a, b on a, c on b: all three stacked and in flight
+        await t.ReleaseHeldCiAsync();
 
         await t.RunUntilAsync(() => t.AllClosedAsync(a, b, c));
 
@@ -91,13 +93,16 @@ public class SpeculativeEndToEndTests
     [Test]
     public async Task PushToTheHeadPr_WhileThreeAreInFlight_CancelsItAndRebuildsTheOthers()
     {
-        await using var t = await ServiceTester.StartAsync(ThreeInFlight, new CiConfig(DelayMs: 30, Overrides: [new CiOverride("mergequeue/staging/**", DelayMs: 3000)]));
+        await using var t = await ServiceTester.StartAsync(ThreeInFlight, ServiceTester.HoldStaging);
         var (a, b, c) = (await t.OpenPrAsync(), await t.OpenPrAsync(), await t.OpenPrAsync());
         await t.ApproveAndMergeAsync(a, b, c);
         await t.StartBatchAsync();
+        await t.WaitForHeldCiAsync(3);
         (await t.QueueBranchesAsync()).Count(n => n.StartsWith("mergequeue/staging/", StringComparison.Ordinal)).Should().Be(3);
 
         await t.Control.PushToPullRequestAsync(ServiceTester.Repo, a, new Dictionary<string, string?> { ["late.txt"] = "late\n" });
+        await t.SettleDeliveriesAsync();
+        await t.ReleaseHeldCiAsync();
         await t.RunUntilAsync(() => t.AllClosedAsync(b, c));
 
         (await t.PrAsync(a)).Merged.Should().BeFalse();
@@ -111,11 +116,16 @@ public class SpeculativeEndToEndTests
     [Test]
     public async Task BatchOfFour_OneCulprit_ConcurrentBisectionTestsBothHalvesAtOnce()
     {
-        await using var t = await ServiceTester.StartAsync(ServiceTester.DefaultConfig + "\nbisect: concurrent\n", SlowStaging);
+        await using var t = await ServiceTester.StartAsync(ServiceTester.DefaultConfig + "\nbisect: concurrent\n", ServiceTester.HoldStaging);
         var prs = new List<int>();
         for (var i = 0; i < 4; i++)
             prs.Add(await t.OpenPrAsync(i == 3 ? new Dictionary<string, string?> { ["FAIL"] = "x" } : null));
         await t.ApproveAndMergeAsync([.. prs]);
+        await t.StartBatchAsync();
+        (await t.WaitForHeldCiAsync()).Should().ContainSingle("the batch of four is tested first");
+        await t.Control.ReleaseCiAsync(ServiceTester.Repo); // it fails; the hold stays for its halves
+        await t.RunUntilAsync(async () => (await t.Control.CiRunsAsync(ServiceTester.Repo, held: true)).Count == 2);
+        await t.ReleaseHeldCiAsync(); // both halves were under test at once
 
         await t.RunUntilAsync(() => t.AllClosedAsync([.. prs]));
 
