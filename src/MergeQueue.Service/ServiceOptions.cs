@@ -11,6 +11,11 @@ public sealed class ServiceOptions
     /// <summary>Base for status <c>target_url</c> links; empty means the first listen URL.</summary>
     public string? PublicUrl { get; set; }
     public PollerOptions Poller { get; set; } = new();
+    /// <summary>
+    /// Reverse proxies (addresses, or networks as <c>10.0.0.0/8</c>) whose <c>X-Forwarded-For</c> and
+    /// <c>X-Forwarded-Proto</c> are believed, besides loopback, which always is.
+    /// </summary>
+    public string[] KnownProxies { get; set; } = [];
     public ApiOptions Api { get; set; } = new();
     public DashboardOptions Dashboard { get; set; } = new();
 
@@ -47,6 +52,8 @@ public sealed class ServiceOptions
         public string? AdminKey { get; set; }
         /// <summary>Requests a minute each API key may make (HTTP 429 with <c>Retry-After</c> beyond).</summary>
         public int RequestsPerMinute { get; set; } = 120;
+        /// <summary>Wrong keys a client address may send in a minute; beyond, HTTP 429 with <c>Retry-After</c> until the minute is over.</summary>
+        public int FailedAttemptsPerMinute { get; set; } = 10;
     }
 
     public sealed class DashboardOptions

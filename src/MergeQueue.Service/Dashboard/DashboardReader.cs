@@ -365,6 +365,26 @@ public sealed class DashboardReader(
         }
     }
 
+    /// <summary>
+    /// A time from a query string (<c>2026-01-31</c> or <c>2026-01-31T12:00</c>, UTC); null when empty.
+    /// False with the reason for text that is no time, or one before 1970 or after 9000: pages step
+    /// days and weeks around it, which must stay valid times (<c>to=0001-01-05</c> once threw).
+    /// </summary>
+    public static bool TryParseTime(string? text, out DateTimeOffset? time, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
+    {
+        time = null;
+        error = null;
+        if (string.IsNullOrWhiteSpace(text)) return true;
+        if (!DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var t))
+            error = $"'{text}' is not a time (use e.g. 2026-01-31 or 2026-01-31T12:00).";
+        else if (t < DateTimeOffset.UnixEpoch || t.Year >= 9000)
+            error = $"'{text}' is out of range: use a time from 1970 to 8999.";
+        else
+            time = t;
+        return error is null;
+    }
+
     public static string Format(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + "Z";
 
     public static string Short(string sha) => sha.Length > 7 ? sha[..7] : sha;

@@ -112,6 +112,16 @@ public sealed partial class DashboardPageTests
         Points(Chart(html, "merged")).Should().Equal(("01-12 09:00", "1"), ("01-12 10:00", "0"), ("01-12 11:00", "0"));
     }
 
+    [TestCase("/trends?to=0001-01-05")]
+    [TestCase("/trends?from=9999-12-31&by=hour")]
+    [TestCase("/trends?from=yesterday")]
+    [TestCase("/audit?to=0001-01-01")]
+    public async Task TimeOutOfRangeOrNoTime_Is400(string path)
+    {
+        using var response = await _seed.Http.GetAsync(path);
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest, await response.Content.ReadAsStringAsync());
+    }
+
     [Test]
     public async Task Assets_HtmxAndCss_AreServedByTheApp()
     {

@@ -87,6 +87,40 @@ public class GitHubSignInTests
         (await visitor.Http.GetStringAsync("/")).Should().Contain("<span id=\"signed-in-as\">alice</span>");
     }
 
+    [TestCase("/\t/evil.example")]
+    [TestCase("/audit\r\nSet-Cookie: mq_session=forged")]
+    [TestCase("//evil.example")]
+    public async Task SignIn_ReturnUrlWithControlCharactersOrToAnotherSite_GoesHome(string returnUrl)
+    {
+        await using var t = await StartAsync();
+        using var visitor = new Visitor(t.ServiceUrl);
+
+        var (status, _, location) = await visitor.CallbackAsync(await visitor.StartSignInAsync(returnUrl));
+
+        status.Should().Be(HttpStatusCode.Redirect);
+        location!.ToString().Should().Be("/");
+        visitor.HasSession.Should().BeTrue();
+    }
+
+    [Test]
+    public async Task SignIn_BehindATlsProxy_SetsSecureCookies()
+    {
+        await using var t = await StartAsync();
+        using var visitor = new Visitor(t.ServiceUrl);
+        // The proxy (on loopback, trusted by default) terminated TLS and says so.
+        visitor.Http.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
+
+        using var signin = await visitor.Http.GetAsync("signin?returnUrl=%2F");
+        signin.Headers.GetValues("Set-Cookie").Should().ContainSingle(c => c.StartsWith("mq_signin=", StringComparison.Ordinal))
+            .Which.Should().Contain("secure");
+        // The callback sent to GitHub is https too (PublicUrl is empty here).
+        signin.Headers.Location!.Query.Should().Contain(Uri.EscapeDataString("https://"));
+
+        using var plain = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = t.ServiceUrl };
+        using var direct = await plain.GetAsync("signin?returnUrl=%2F");
+        direct.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("mq_signin=", StringComparison.Ordinal)).Should().NotContain("secure");
+    }
+
     [Test]
     public async Task SignIn_WrongClientSecret_IsRefusedWithoutSession()
     {
