@@ -46,6 +46,8 @@ public static class ServiceHost
         if (options.Api.AdminKey is { Length: > 0 and < ApiKeyAuthenticator.MinAdminKeyLength } tooShort)
             throw new InvalidOperationException($"MergeQueue:Api:AdminKey must be at least {ApiKeyAuthenticator.MinAdminKeyLength} characters (it has {tooShort.Length}): "
                 + "it is a password to the whole API; make one with e.g. `openssl rand -base64 32`.");
+        if (options.Retention.MaxAge <= TimeSpan.Zero)
+            throw new InvalidOperationException($"MergeQueue:Retention:MaxAge must be positive, not {options.Retention.MaxAge}.");
         if (!options.Database.Provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
             throw new InvalidOperationException($"MergeQueue:Database:Provider '{options.Database.Provider}' is not supported (sqlite; postgres is planned).");
         var publicUrl = string.IsNullOrWhiteSpace(options.PublicUrl) ? builder.Configuration["Urls"]!.Split(';')[0] : options.PublicUrl;
@@ -68,6 +70,7 @@ public static class ServiceHost
         builder.Services.AddSingleton<IQueueStore>(sp => new MeteredQueueStore(sp.GetRequiredService<SqliteQueueStore>()));
         builder.Services.AddSingleton(sp => new WebhookInbox(sp.GetRequiredService<SqliteDatabase>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new EventLogReader(sp.GetRequiredService<SqliteDatabase>()));
+        builder.Services.AddSingleton(sp => new RetentionPurge(sp.GetRequiredService<SqliteDatabase>()));
 
         builder.Services.AddSingleton(sp =>
         {
@@ -82,7 +85,8 @@ public static class ServiceHost
             return github;
         });
         builder.Services.AddSingleton<GitHubCallRecorder>();
-        builder.Services.AddSingleton<IGitHub>(sp => new RecordingGitHub(sp.GetRequiredService<OctokitGitHub>(), sp.GetRequiredService<GitHubCallRecorder>()));
+        builder.Services.AddSingleton<GitHubReads>();
+        builder.Services.AddSingleton<IGitHub>(sp => new RecordingGitHub(sp.GetRequiredService<OctokitGitHub>(), sp.GetRequiredService<GitHubCallRecorder>(), sp.GetRequiredService<GitHubReads>()));
         builder.Services.AddSingleton<RepoConfigCache>();
         // The flows see no config for a repository an admin disabled through the API: nothing starts there.
         builder.Services.AddSingleton<IRepoConfigs>(sp => sp.GetRequiredService<EnabledRepoConfigs>());
@@ -100,6 +104,10 @@ public static class ServiceHost
                 .WithIdentity(PollJob.Name)
                 .StartAt(DateTimeOffset.UtcNow.Add(options.Poller.Interval))
                 .WithSimpleSchedule(s => s.WithInterval(options.Poller.Interval).RepeatForever()));
+            q.ScheduleJob<RetentionJob>(t => t
+                .WithIdentity(RetentionJob.Name)
+                .StartAt(DateTimeOffset.UtcNow.AddMinutes(1))
+                .WithSimpleSchedule(s => s.WithInterval(RetentionJob.Interval).RepeatForever()));
         });
         builder.Services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
         builder.Services.Configure<ForwardedHeadersOptions>(o => TrustProxies(o, options.KnownProxies));

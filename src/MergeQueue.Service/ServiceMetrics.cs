@@ -2,11 +2,33 @@ using Prometheus;
 
 namespace MergeQueue.Service;
 
-/// <summary>The Prometheus metrics at <c>/metrics</c>.</summary>
+/// <summary>
+/// The Prometheus metrics at <c>/metrics</c>. Every label takes values from a fixed set or from
+/// the repositories and target branches the queue manages: never free text, never a login.
+/// </summary>
 public static class ServiceMetrics
 {
+    private static readonly HashSet<string> Events = ["ping", "pull_request", "pull_request_review", "issue_comment", "status", "check_run", "check_suite", "push"];
+
+    /// <summary>The event label: the events the queue handles, anything else "other" (the header is the sender's text).</summary>
+    public static string EventLabel(string name) => Events.Contains(name) ? name : "other";
+
+    /// <summary>
+    /// The outcome label of a delivery: accepted, duplicate, handled, ignored, refused, rejected,
+    /// failed or dead. The stored outcome says more ("merge: accepted (…)", "ignored: …"), in words
+    /// that would make a new series each.
+    /// </summary>
+    public static string OutcomeLabel(string outcome) => outcome switch
+    {
+        "accepted" or "duplicate" or "rejected" or "failed" or "dead" => outcome,
+        _ when outcome.StartsWith("ignored", StringComparison.Ordinal) || outcome == "no command" => "ignored",
+        _ when outcome.StartsWith("refused", StringComparison.Ordinal) => "refused",
+        _ when outcome.StartsWith("failed", StringComparison.Ordinal) => "failed",
+        _ => "handled",
+    };
+
     public static readonly Counter Deliveries = Metrics.CreateCounter(
-        "mergequeue_webhook_deliveries_total", "Webhook deliveries by event and outcome (accepted, duplicate, then the processing outcome).",
+        "mergequeue_webhook_deliveries_total", "Webhook deliveries by event and outcome (accepted, duplicate; then handled, ignored, refused, rejected, failed or dead).",
         "event", "outcome");
 
     public static readonly Counter Attempts = Metrics.CreateCounter(
@@ -29,4 +51,7 @@ public static class ServiceMetrics
 
     public static readonly Counter PollTicks = Metrics.CreateCounter(
         "mergequeue_poll_ticks_total", "Poller runs.");
+
+    public static readonly Counter Purged = Metrics.CreateCounter(
+        "mergequeue_retention_purged_rows_total", "Rows the retention job deleted, by table (webhook_delivery, event_log).", "table");
 }

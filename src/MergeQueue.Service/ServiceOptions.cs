@@ -18,6 +18,7 @@ public sealed class ServiceOptions
     public string[] KnownProxies { get; set; } = [];
     public ApiOptions Api { get; set; } = new();
     public DashboardOptions Dashboard { get; set; } = new();
+    public RetentionOptions Retention { get; set; } = new();
 
     public sealed class DatabaseOptions
     {
@@ -54,6 +55,12 @@ public sealed class ServiceOptions
         public int RequestsPerMinute { get; set; } = 120;
         /// <summary>Wrong keys a client address may send in a minute; beyond, HTTP 429 with <c>Retry-After</c> until the minute is over.</summary>
         public int FailedAttemptsPerMinute { get; set; } = 10;
+    }
+
+    public sealed class RetentionOptions
+    {
+        /// <summary>Handled deliveries and event log rows older than this are purged (what active PRs need is kept).</summary>
+        public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(30);
     }
 
     public sealed class DashboardOptions

@@ -90,6 +90,6 @@ public sealed class DeliveryProcessor(
             }
         }
         await inbox.MarkProcessedAsync(delivery.DeliveryId, outcome, error, ct);
-        ServiceMetrics.Deliveries.WithLabels(delivery.Event, outcome).Inc();
+        ServiceMetrics.Deliveries.WithLabels(ServiceMetrics.EventLabel(delivery.Event), ServiceMetrics.OutcomeLabel(outcome)).Inc();
     }
 }

@@ -75,7 +75,7 @@ public static class WebhookEndpoint
         }
 
         var accepted = await inbox.TryAcceptAsync(new WebhookDelivery(deliveryId, eventName, action, repo, payload, clock.GetUtcNow()), ct);
-        ServiceMetrics.Deliveries.WithLabels(eventName, accepted ? "accepted" : "duplicate").Inc();
+        ServiceMetrics.Deliveries.WithLabels(ServiceMetrics.EventLabel(eventName), accepted ? "accepted" : "duplicate").Inc();
         if (accepted) processor.Signal();
         logger.LogInformation("Webhook {Event}.{Action} {DeliveryId} for {Repo}: {Result}", eventName, action, deliveryId, repo, accepted ? "accepted" : "duplicate");
         return Results.Json(new { delivery = deliveryId, accepted, duplicate = !accepted }, statusCode: StatusCodes.Status202Accepted);

@@ -70,11 +70,11 @@ public sealed partial class DashboardPageTests
     }
 
     [Test]
-    public async Task Delivery_ShowsPayloadOutcomeAndEverythingItCaused()
+    public async Task Delivery_ShowsOutcomeAndEverythingItCaused_ButThePayloadOnlyToAdmins()
     {
         var html = await GetAsync("/audit/deliveries/d-2-status");
         html.Should().Contain("handled");
-        html.Should().Contain("&quot;state&quot;: &quot;failure&quot;");
+        html.Should().Contain("Raw payloads are shown to admins only").And.NotContain("&quot;state&quot;: &quot;failure&quot;");
         html.Should().Contain("PR Merging → Failed").And.Contain("attempt Testing → Red").And.Contain("attempt Red → Failed");
         html.Should().Contain("set-status mergequeue failure on");
         html.Should().Contain("href=\"/repos/acme/rockets/pulls/2\"");

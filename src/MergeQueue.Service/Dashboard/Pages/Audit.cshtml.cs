@@ -9,7 +9,7 @@ namespace MergeQueue.Service.Dashboard.Pages;
 /// Audit log <c>/audit</c>: event log rows filtered by repository, PR, type, actor, cause and time,
 /// each linked to its cause; the latest deliveries, each linked to everything it caused.
 /// </summary>
-public sealed class AuditModel(DashboardQueries queries, DashboardReader reader) : PageModel
+public sealed class AuditModel(DashboardQueries queries, DashboardReader reader, DashboardAccess access) : PageModel
 {
     [BindProperty(SupportsGet = true)] public string? Repo { get; set; }
     [BindProperty(SupportsGet = true)] public int? Pr { get; set; }
@@ -32,7 +32,7 @@ public sealed class AuditModel(DashboardQueries queries, DashboardReader reader)
     {
         if (!DashboardReader.TryParseTime(From, out var from, out var bad) || !DashboardReader.TryParseTime(To, out var to, out bad))
             return BadRequest(bad);
-        Repositories = await reader.RepositoriesAsync(ct);
+        Repositories = await access.ReadableAsync(User, await reader.RepositoriesAsync(ct), ct);
         RepoId? repo = null;
         if (!string.IsNullOrWhiteSpace(Repo))
         {

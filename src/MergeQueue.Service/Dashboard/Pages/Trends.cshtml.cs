@@ -9,7 +9,7 @@ namespace MergeQueue.Service.Dashboard.Pages;
 /// Trends <c>/trends?from=&amp;to=&amp;by=day|hour&amp;repo=</c>: figures per bucket from stored history,
 /// drawn as SVG on the server. Default span: the last 14 days (48 hours by hour), or from the first event if later.
 /// </summary>
-public sealed class TrendsModel(DashboardQueries queries, DashboardReader reader) : PageModel
+public sealed class TrendsModel(DashboardQueries queries, DashboardReader reader, DashboardAccess access) : PageModel
 {
     [BindProperty(SupportsGet = true)] public string? From { get; set; }
     [BindProperty(SupportsGet = true)] public string? To { get; set; }
@@ -44,7 +44,7 @@ public sealed class TrendsModel(DashboardQueries queries, DashboardReader reader
             from = to - step * Trends.MaxBuckets;
         }
 
-        Repositories = await reader.RepositoriesAsync(ct);
+        Repositories = await access.ReadableAsync(User, await reader.RepositoriesAsync(ct), ct);
         RepoId? repo = null;
         if (!string.IsNullOrWhiteSpace(Repo))
         {
