@@ -125,9 +125,9 @@ public sealed class DashboardQueries(SqliteDatabase database)
     }
 
     /// <summary>Active pull requests of a repository (or all), in request order.</summary>
+    /// <remarks>IN the active states, not NOT IN the finished ones: an index on state serves it.</remarks>
     public async Task<IReadOnlyList<PullRequestRecord>> ActivePullRequestsAsync(RepoId? repo, CancellationToken ct = default) =>
         await QueryPrsAsync(
-            // IN the active states, not NOT IN the finished ones: the partial index of active rows serves it.
             $"SELECT {PrColumns} FROM pull_request WHERE state IN ('Requested', 'Queued', 'Merging', 'Split') {(repo is null ? "" : "AND owner = @Owner AND repo = @Repo")} ORDER BY id",
             new { repo?.Owner, Repo = repo?.Name }, ct);
 
