@@ -78,6 +78,32 @@ public class DashboardAccessTests
         return (t, pr.Number);
     }
 
+    [Test]
+    public async Task Retention_ThePurgeJob_RemovesAMergedPrsOldHistory_KeepsAWaitingOnes()
+    {
+        await using var t = await ServiceTester.StartAsync(settings: new Dictionary<string, string?> { ["MergeQueue:Retention:MaxAge"] = "2.00:00:00" });
+        var merged = await t.OpenPrAsync();
+        await t.ApproveAndMergeAsync(merged);
+        await t.RunUntilAsync(() => t.AllClosedAsync(merged));
+        var waiting = await t.OpenPrAsync();
+        await t.MergeAsync(waiting);
+        await t.SettleAsync();
+        var events = t.Service.Services.GetRequiredService<EventLogReader>();
+        var repo = Core.RepoId.Parse(Repo);
+        (await events.ForPullRequestAsync(repo, merged)).Should().NotBeEmpty();
+
+        t.Clock.Advance(TimeSpan.FromDays(3));
+        var job = ActivatorUtilities.CreateInstance<Service.Jobs.RetentionJob>(t.Service.Services);
+        await job.Execute(null!, CancellationToken.None);
+
+        (await events.ForPullRequestAsync(repo, merged)).Should().BeEmpty("its history is older than MaxAge");
+        (await events.ForPullRequestAsync(repo, waiting)).Should().NotBeEmpty("it is still requested");
+        var deliveries = await t.Service.Services.GetRequiredService<DashboardQueries>().RecentDeliveriesAsync(null, 1000);
+        deliveries.Should().NotBeEmpty("the deliveries behind the waiting request stay").And.OnlyContain(d => d.ProcessedAt != null);
+        using var http = new HttpClient { BaseAddress = t.ServiceUrl };
+        (await http.GetAsync($"repos/{Repo}/pulls/{waiting}")).StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
     private static async Task<Visitor> SignInAsync(ServiceTester t, string login)
     {
         await t.Control.SignInBrowserAsync(login);
