@@ -58,18 +58,16 @@ public sealed class ApiKeyStore(SqliteDatabase database, TimeProvider time)
         return (new ApiKeyRecord(id, name, role, repos, now, createdBy, null), key);
     }
 
-    /// <summary>The active key with this secret, compared by hash in constant time.</summary>
+    /// <summary>
+    /// The active key with this secret, looked up by its hash (key_hash is a unique, indexed column).
+    /// The lookup's time depends only on the hash, which says nothing usable about the key.
+    /// </summary>
     public async Task<ApiKeyRecord?> FindKeyAsync(string key, CancellationToken ct = default)
     {
-        var hash = Encoding.ASCII.GetBytes(Hash(key));
         await using var connection = await database.OpenAsync(ct);
-        // Every active hash is compared (in constant time each), so the time taken says nothing about the key.
-        var rows = await connection.QueryAsync<KeyRow>(new CommandDefinition(
-            $"SELECT {KeyColumns}, key_hash AS KeyHash FROM api_key WHERE revoked_at IS NULL", cancellationToken: ct));
-        KeyRow? found = null;
-        foreach (var row in rows)
-            if (CryptographicOperations.FixedTimeEquals(hash, Encoding.ASCII.GetBytes(row.KeyHash))) found = row;
-        return found?.ToRecord();
+        var row = await connection.QuerySingleOrDefaultAsync<KeyRow>(new CommandDefinition(
+            $"SELECT {KeyColumns} FROM api_key WHERE key_hash = @hash AND revoked_at IS NULL", new { hash = Hash(key) }, cancellationToken: ct));
+        return row?.ToRecord();
     }
 
     public async Task<IReadOnlyList<ApiKeyRecord>> ListKeysAsync(CancellationToken ct = default)
@@ -190,7 +188,6 @@ public sealed class ApiKeyStore(SqliteDatabase database, TimeProvider time)
         public long CreatedAt { get; set; }
         public string CreatedBy { get; set; } = "";
         public long? RevokedAt { get; set; }
-        public string KeyHash { get; set; } = "";
 
         public ApiKeyRecord ToRecord() => new(Id, Name, Role, ReadRepos(Repos), At(CreatedAt), CreatedBy, RevokedAt is { } r ? At(r) : null);
     }

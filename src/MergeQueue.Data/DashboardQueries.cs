@@ -83,15 +83,34 @@ public sealed class DashboardQueries(SqliteDatabase database)
     public async Task<IReadOnlyList<RepoId>> RepositoriesAsync(CancellationToken ct = default)
     {
         await using var connection = await database.OpenAsync(ct);
-        var rows = await connection.QueryAsync<(string Owner, string Repo)>(new CommandDefinition(
-            """
-            SELECT owner, repo FROM pull_request
-            UNION SELECT owner, repo FROM merge_attempt
-            UNION SELECT owner, repo FROM webhook_delivery WHERE owner IS NOT NULL AND repo IS NOT NULL
-            ORDER BY 1, 2
-            """, cancellationToken: ct));
-        return rows.Select(r => new RepoId(r.Owner, r.Repo)).Distinct().ToList();
+        var repos = new List<RepoId>();
+        foreach (var table in (string[])["pull_request", "merge_attempt", "webhook_delivery"])
+        {
+            var rows = await connection.QueryAsync<(string Owner, string Repo)>(new CommandDefinition(DistinctRepos(table), cancellationToken: ct));
+            repos.AddRange(rows.Select(r => new RepoId(r.Owner, r.Repo)));
+        }
+        return repos.Distinct().OrderBy(r => r.Owner, StringComparer.OrdinalIgnoreCase).ThenBy(r => r.Name, StringComparer.OrdinalIgnoreCase).ToList();
     }
+
+    /// <summary>
+    /// The distinct (owner, repo) of a table by a skip scan of its (owner, repo, …) index: one index
+    /// seek per repository, however many rows the table holds (a plain DISTINCT reads them all, and
+    /// every page lists the repositories).
+    /// </summary>
+    private static string DistinctRepos(string table) =>
+        $"""
+        WITH RECURSIVE r(owner, repo) AS (
+            SELECT * FROM (SELECT owner, repo FROM {table} WHERE owner IS NOT NULL AND repo IS NOT NULL ORDER BY owner, repo LIMIT 1)
+            UNION ALL
+            -- The next repository of the same owner, else the first of the next owner: both index seeks.
+            SELECT coalesce((SELECT t.owner FROM {table} t WHERE t.owner = r.owner AND t.repo > r.repo ORDER BY t.repo LIMIT 1),
+                            (SELECT t.owner FROM {table} t WHERE t.owner > r.owner ORDER BY t.owner, t.repo LIMIT 1)),
+                   coalesce((SELECT t.repo FROM {table} t WHERE t.owner = r.owner AND t.repo > r.repo ORDER BY t.repo LIMIT 1),
+                            (SELECT t.repo FROM {table} t WHERE t.owner > r.owner ORDER BY t.owner, t.repo LIMIT 1))
+            FROM r WHERE r.owner IS NOT NULL
+        )
+        SELECT owner, repo FROM r WHERE owner IS NOT NULL
+        """;
 
     /// <summary>Finished PRs per queue and terminal state since a time.</summary>
     public async Task<IReadOnlyList<OutcomeCount>> OutcomesSinceAsync(DateTimeOffset since, CancellationToken ct = default)
@@ -106,10 +125,11 @@ public sealed class DashboardQueries(SqliteDatabase database)
     }
 
     /// <summary>Active pull requests of a repository (or all), in request order.</summary>
+    /// <remarks>IN the active states, not NOT IN the finished ones: an index on state serves it.</remarks>
     public async Task<IReadOnlyList<PullRequestRecord>> ActivePullRequestsAsync(RepoId? repo, CancellationToken ct = default) =>
         await QueryPrsAsync(
-            $"SELECT {PrColumns} FROM pull_request WHERE state NOT IN @Finished {(repo is null ? "" : "AND owner = @Owner AND repo = @Repo")} ORDER BY id",
-            new { Finished = FinishedStates, repo?.Owner, Repo = repo?.Name }, ct);
+            $"SELECT {PrColumns} FROM pull_request WHERE state IN ('Requested', 'Queued', 'Merging', 'Split') {(repo is null ? "" : "AND owner = @Owner AND repo = @Repo")} ORDER BY id",
+            new { repo?.Owner, Repo = repo?.Name }, ct);
 
     /// <summary>The latest finished pull requests of a repository, newest first.</summary>
     public Task<IReadOnlyList<PullRequestRecord>> RecentFinishedAsync(RepoId repo, int limit, CancellationToken ct = default) =>
@@ -201,8 +221,11 @@ public sealed class DashboardQueries(SqliteDatabase database)
     /// Everything one cause brought about, oldest first. Matched by id alone: a command's
     /// transitions carry cause kind "command" and its GitHub calls "delivery", both with the delivery's id.
     /// </summary>
+    /// <remarks>At most <see cref="MaxCaused"/> rows: a poll tick over many repositories does a lot.</remarks>
     public Task<IReadOnlyList<EventLogRecord>> CausedByAsync(string causeId, CancellationToken ct = default) =>
-        QueryEventsAsync($"SELECT {EventLogReader.Columns} FROM event_log WHERE cause_id = @Id ORDER BY id", new { Id = causeId }, ct);
+        QueryEventsAsync($"SELECT {EventLogReader.Columns} FROM event_log WHERE cause_id = @Id ORDER BY id LIMIT {MaxCaused}", new { Id = causeId }, ct);
+
+    public const int MaxCaused = 1000;
 
     /// <summary>The latest deliveries, newest first, optionally of one repository.</summary>
     public async Task<IReadOnlyList<WebhookDelivery>> RecentDeliveriesAsync(RepoId? repo, int limit, CancellationToken ct = default)

@@ -78,11 +78,29 @@ public sealed class OctokitGitHub : IGitHub
             }
         }, ct);
 
+    /// <summary>GitHub's list of a pull request's commits stops at this many.</summary>
+    public const int PullCommitsListLimit = 250;
+
+    /// <summary>
+    /// The PR's commits, oldest first. GET /pulls/{n}/commits stops at 250; a longer PR is read
+    /// through the compare API from its base branch to its head, which pages through all of them.
+    /// </summary>
     public Task<IReadOnlyList<CommitInfo>> GetPullRequestCommitsAsync(RepoId repo, int number, CancellationToken ct) =>
         _runner.RunAsync<IReadOnlyList<CommitInfo>>("get-pull-request-commits", async a =>
         {
             var commits = await _client.PullRequest.Commits(repo.Owner, repo.Name, number).WaitAsync(a.CancellationToken).ConfigureAwait(false);
-            return commits.Select(OctokitMapping.Commit).ToList();
+            if (commits.Count < PullCommitsListLimit) return commits.Select(OctokitMapping.Commit).ToList();
+            var pr = await _client.PullRequest.Get(repo.Owner, repo.Name, number).WaitAsync(a.CancellationToken).ConfigureAwait(false);
+            var all = new List<CommitInfo>();
+            for (var page = 1; ; page++)
+            {
+                // By hand: Octokit's Compare does not page through the commits.
+                var compare = await _api.Get<CompareResult>(new Uri($"repos/{repo.Owner}/{repo.Name}/compare/{pr.Base.Ref}...{pr.Head.Sha}", UriKind.Relative),
+                    new Dictionary<string, string> { ["page"] = page.ToString(CultureInfo.InvariantCulture), ["per_page"] = PageSize.ToString(CultureInfo.InvariantCulture) })
+                    .WaitAsync(a.CancellationToken).ConfigureAwait(false);
+                all.AddRange((compare.Commits ?? []).Select(OctokitMapping.Commit));
+                if (compare.Commits is not { Count: > 0 } || all.Count >= compare.TotalCommits) return all;
+            }
         }, ct);
 
     public Task<IReadOnlyList<Review>> GetReviewsAsync(RepoId repo, int number, CancellationToken ct) =>

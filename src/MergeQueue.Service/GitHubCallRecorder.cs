@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using MergeQueue.Core;
 using MergeQueue.Core.Ports;
 
@@ -66,13 +67,58 @@ public sealed class GitHubCallRecorder(IQueueStore store, TimeProvider clock, IL
     }
 }
 
-/// <summary>The GitHub port with every write going through <see cref="GitHubCallRecorder"/>.</summary>
-public sealed class RecordingGitHub(IGitHub inner, GitHubCallRecorder recorder) : IGitHub
+/// <summary>
+/// The latest answers the queue itself got from GitHub about what the dashboard shows (a PR, its
+/// reviews and commits, the checks of a commit), with when it got them: pages read these and never
+/// call GitHub. As the queue works (deliveries, poll ticks) it reads them again. Bounded: past
+/// <see cref="MaxEntries"/> answers the oldest are forgotten.
+/// </summary>
+public sealed class GitHubReads(TimeProvider clock)
 {
-    public Task<PullRequestInfo?> GetPullRequestAsync(RepoId repo, int number, CancellationToken ct) => inner.GetPullRequestAsync(repo, number, ct);
-    public Task<IReadOnlyList<Review>> GetReviewsAsync(RepoId repo, int number, CancellationToken ct) => inner.GetReviewsAsync(repo, number, ct);
-    public Task<IReadOnlyList<CommitInfo>> GetPullRequestCommitsAsync(RepoId repo, int number, CancellationToken ct) => inner.GetPullRequestCommitsAsync(repo, number, ct);
-    public Task<IReadOnlyList<Check>> GetChecksAsync(RepoId repo, CommitSha sha, CancellationToken ct) => inner.GetChecksAsync(repo, sha, ct);
+    public const int MaxEntries = 5_000;
+
+    private readonly ConcurrentDictionary<(string Kind, RepoId Repo, string Key), (object? Value, DateTimeOffset At)> _reads = new();
+
+    public T Remember<T>(string kind, RepoId repo, string key, T value)
+    {
+        if (_reads.Count >= MaxEntries)
+            foreach (var old in _reads.OrderBy(r => r.Value.At).Take(MaxEntries / 10).ToList()) _reads.TryRemove(old.Key, out _);
+        _reads[(kind, repo, key)] = (value, clock.GetUtcNow());
+        return value;
+    }
+
+    /// <summary>
+    /// A pending status from a delivery, which the queue does not read checks for (nothing can settle
+    /// on it): merged into the commit's last known checks, so a page shows CI running.
+    /// </summary>
+    public void NotePending(RepoId repo, CommitSha sha, string context)
+    {
+        var known = Find<IReadOnlyList<Check>>(RecordingGitHub.ChecksRead, repo, sha.Value)?.Value ?? [];
+        Remember<IReadOnlyList<Check>>(RecordingGitHub.ChecksRead, repo, sha.Value,
+            [.. known.Where(c => c.Context != context), new Check(context, CheckState.Pending, null, null)]);
+    }
+
+    /// <summary>The last answer of this kind, and when it came; null when the queue has not asked since it started.</summary>
+    public (T Value, DateTimeOffset At)? Find<T>(string kind, RepoId repo, string key) =>
+        _reads.TryGetValue((kind, repo, key), out var read) && read.Value is T value ? (value, read.At) : null;
+}
+
+/// <summary>The GitHub port with every write going through <see cref="GitHubCallRecorder"/>, and the reads the dashboard shows kept in <see cref="GitHubReads"/>.</summary>
+public sealed class RecordingGitHub(IGitHub inner, GitHubCallRecorder recorder, GitHubReads reads) : IGitHub
+{
+    public const string PullRead = "pull", ReviewsRead = "reviews", CommitsRead = "commits", ChecksRead = "checks";
+
+    public async Task<PullRequestInfo?> GetPullRequestAsync(RepoId repo, int number, CancellationToken ct) =>
+        reads.Remember(PullRead, repo, Key(number), await inner.GetPullRequestAsync(repo, number, ct));
+    public async Task<IReadOnlyList<Review>> GetReviewsAsync(RepoId repo, int number, CancellationToken ct) =>
+        reads.Remember(ReviewsRead, repo, Key(number), await inner.GetReviewsAsync(repo, number, ct));
+    public async Task<IReadOnlyList<CommitInfo>> GetPullRequestCommitsAsync(RepoId repo, int number, CancellationToken ct) =>
+        reads.Remember(CommitsRead, repo, Key(number), await inner.GetPullRequestCommitsAsync(repo, number, ct));
+    public async Task<IReadOnlyList<Check>> GetChecksAsync(RepoId repo, CommitSha sha, CancellationToken ct) =>
+        reads.Remember(ChecksRead, repo, sha.Value, await inner.GetChecksAsync(repo, sha, ct));
+
+    public static string Key(int number) => number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public Task<Permission> GetPermissionAsync(RepoId repo, string login, CancellationToken ct) => inner.GetPermissionAsync(repo, login, ct);
     public Task<DateTimeOffset?> GetPushedAtAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) => inner.GetPushedAtAsync(repo, branch, sha, ct);
     public Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct) => inner.GetFileAsync(repo, path, gitRef, ct);

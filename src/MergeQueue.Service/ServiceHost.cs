@@ -8,6 +8,7 @@ using MergeQueue.Service.Jobs;
 using MergeQueue.Service.Repositories;
 using MergeQueue.Service.SignIn;
 using MergeQueue.Service.Webhooks;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using Prometheus;
 using Quartz;
@@ -42,6 +43,11 @@ public static class ServiceHost
             throw new InvalidOperationException("MergeQueue:GitHub:WebhookSecret is required: GitHub deliveries cannot be verified without it.");
         if (string.IsNullOrWhiteSpace(options.GitHub.Token))
             throw new InvalidOperationException("MergeQueue:GitHub:Token is required: a token of the account the queue acts as (GitHub App authentication is planned).");
+        if (options.Api.AdminKey is { Length: > 0 and < ApiKeyAuthenticator.MinAdminKeyLength } tooShort)
+            throw new InvalidOperationException($"MergeQueue:Api:AdminKey must be at least {ApiKeyAuthenticator.MinAdminKeyLength} characters (it has {tooShort.Length}): "
+                + "it is a password to the whole API; make one with e.g. `openssl rand -base64 32`.");
+        if (options.Retention.MaxAge <= TimeSpan.Zero)
+            throw new InvalidOperationException($"MergeQueue:Retention:MaxAge must be positive, not {options.Retention.MaxAge}.");
         if (!options.Database.Provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
             throw new InvalidOperationException($"MergeQueue:Database:Provider '{options.Database.Provider}' is not supported (sqlite; postgres is planned).");
         var publicUrl = string.IsNullOrWhiteSpace(options.PublicUrl) ? builder.Configuration["Urls"]!.Split(';')[0] : options.PublicUrl;
@@ -64,6 +70,7 @@ public static class ServiceHost
         builder.Services.AddSingleton<IQueueStore>(sp => new MeteredQueueStore(sp.GetRequiredService<SqliteQueueStore>()));
         builder.Services.AddSingleton(sp => new WebhookInbox(sp.GetRequiredService<SqliteDatabase>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new EventLogReader(sp.GetRequiredService<SqliteDatabase>()));
+        builder.Services.AddSingleton(sp => new RetentionPurge(sp.GetRequiredService<SqliteDatabase>()));
 
         builder.Services.AddSingleton(sp =>
         {
@@ -78,7 +85,8 @@ public static class ServiceHost
             return github;
         });
         builder.Services.AddSingleton<GitHubCallRecorder>();
-        builder.Services.AddSingleton<IGitHub>(sp => new RecordingGitHub(sp.GetRequiredService<OctokitGitHub>(), sp.GetRequiredService<GitHubCallRecorder>()));
+        builder.Services.AddSingleton<GitHubReads>();
+        builder.Services.AddSingleton<IGitHub>(sp => new RecordingGitHub(sp.GetRequiredService<OctokitGitHub>(), sp.GetRequiredService<GitHubCallRecorder>(), sp.GetRequiredService<GitHubReads>()));
         builder.Services.AddSingleton<RepoConfigCache>();
         // The flows see no config for a repository an admin disabled through the API: nothing starts there.
         builder.Services.AddSingleton<IRepoConfigs>(sp => sp.GetRequiredService<EnabledRepoConfigs>());
@@ -96,8 +104,13 @@ public static class ServiceHost
                 .WithIdentity(PollJob.Name)
                 .StartAt(DateTimeOffset.UtcNow.Add(options.Poller.Interval))
                 .WithSimpleSchedule(s => s.WithInterval(options.Poller.Interval).RepeatForever()));
+            q.ScheduleJob<RetentionJob>(t => t
+                .WithIdentity(RetentionJob.Name)
+                .StartAt(DateTimeOffset.UtcNow.AddMinutes(1))
+                .WithSimpleSchedule(s => s.WithInterval(RetentionJob.Interval).RepeatForever()));
         });
         builder.Services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
+        builder.Services.Configure<ForwardedHeadersOptions>(o => TrustProxies(o, options.KnownProxies));
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         builder.Services.AddDashboard();
         builder.Services.AddApi(options.Api);
@@ -111,6 +124,8 @@ public static class ServiceHost
             .ToArray();
         app.Logger.LogInformation("Settings read from {SettingsFiles}; database {Provider}; GitHub at {ApiUrl}; poller every {Interval}",
             settingsFiles, options.Database.Provider, options.GitHub.ApiUrl, options.Poller.Interval);
+        // First: behind a TLS proxy the request is https (Secure cookies, sign-in callback) and the client is the proxy's client (rate limits).
+        app.UseForwardedHeaders();
         app.UseHttpMetrics();
         app.MapWebhooks();
         app.MapHealthChecks("/healthz");
@@ -124,6 +139,18 @@ public static class ServiceHost
     /// <summary>Creates or migrates the schema: the service does it at every start (CONTRACT §1).</summary>
     public static async Task MigrateAsync(this WebApplication app) =>
         await app.Services.GetRequiredService<SqliteDatabase>().MigrateAsync();
+
+    /// <summary>Believes X-Forwarded-For and X-Forwarded-Proto from loopback and the proxies the operator named.</summary>
+    private static void TrustProxies(ForwardedHeadersOptions forwarded, IEnumerable<string> proxies)
+    {
+        forwarded.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+        foreach (var proxy in proxies)
+        {
+            if (System.Net.IPNetwork.TryParse(proxy, out var network)) forwarded.KnownIPNetworks.Add(network);
+            else if (System.Net.IPAddress.TryParse(proxy, out var address)) forwarded.KnownProxies.Add(address);
+            else throw new InvalidOperationException($"MergeQueue:KnownProxies: '{proxy}' is neither an IP address nor a network such as 10.0.0.0/8.");
+        }
+    }
 
     /// <summary>Retry timings can be shortened for tests and sandbox (<c>MergeQueue:GitHub:Retry:BaseDelay</c> etc.).</summary>
     private static GitHubRetryOptions GitHubRetries(IConfiguration configuration)

@@ -2,19 +2,36 @@ using Prometheus;
 
 namespace MergeQueue.Service;
 
-/// <summary>The Prometheus metrics at <c>/metrics</c>.</summary>
+/// <summary>
+/// The Prometheus metrics at <c>/metrics</c>. Every label takes values from a fixed set or from
+/// the repositories and target branches the queue manages: never free text, never a login.
+/// </summary>
 public static class ServiceMetrics
 {
-    public static readonly Counter Deliveries = Metrics.CreateCounter(
-        "mergequeue_webhook_deliveries_total", "Webhook deliveries by event and outcome: accepted, duplicate, then handled, rejected, failed, retried or dead.",
-        "event", "outcome");
-
-    /// <summary>Events the service handles, and <c>ping</c>: any other name is counted as <c>other</c>, so the labels stay few.</summary>
-    private static readonly HashSet<string> KnownEvents =
+    private static readonly HashSet<string> Events =
         ["ping", "pull_request", "pull_request_review", "issue_comment", "status", "check_run", "check_suite", "push", "installation", "installation_repositories"];
 
-    /// <summary>The <c>event</c> label for a delivery's <c>X-GitHub-Event</c>: a fixed set.</summary>
-    public static string EventLabel(string eventName) => KnownEvents.Contains(eventName) ? eventName : "other";
+    /// <summary>The event label: the events the queue handles, anything else "other" (the header is the sender's text).</summary>
+    public static string EventLabel(string name) => Events.Contains(name) ? name : "other";
+
+    /// <summary>
+    /// The outcome label of a delivery: accepted, duplicate, handled, ignored, refused, rejected,
+    /// failed, retried or dead. The stored outcome says more ("merge: accepted (…)", "ignored: …"), in words
+    /// that would make a new series each.
+    /// </summary>
+    public static string OutcomeLabel(string outcome) => outcome switch
+    {
+        "accepted" or "duplicate" or "rejected" or "failed" or "retried" or "dead" => outcome,
+        _ when outcome.StartsWith("ignored", StringComparison.Ordinal) || outcome == "no command" => "ignored",
+        _ when outcome.StartsWith("refused", StringComparison.Ordinal) => "refused",
+        _ when outcome.StartsWith("failed", StringComparison.Ordinal) => "failed",
+        _ => "handled",
+    };
+
+    public static readonly Counter Deliveries = Metrics.CreateCounter(
+        "mergequeue_webhook_deliveries_total", "Webhook deliveries by event and outcome (accepted, duplicate; then handled, ignored, refused, rejected, failed, retried or dead).",
+        "event", "outcome");
+
 
     public static readonly Counter Attempts = Metrics.CreateCounter(
         "mergequeue_attempts_total", "Merge attempts that ended, by outcome.", "outcome");
@@ -36,4 +53,7 @@ public static class ServiceMetrics
 
     public static readonly Counter PollTicks = Metrics.CreateCounter(
         "mergequeue_poll_ticks_total", "Poller runs.");
+
+    public static readonly Counter Purged = Metrics.CreateCounter(
+        "mergequeue_retention_purged_rows_total", "Rows the retention job deleted, by table (webhook_delivery, event_log).", "table");
 }

@@ -11,9 +11,15 @@ public sealed class ServiceOptions
     /// <summary>Base for status <c>target_url</c> links; empty means the first listen URL.</summary>
     public string? PublicUrl { get; set; }
     public PollerOptions Poller { get; set; } = new();
+    /// <summary>
+    /// Reverse proxies (addresses, or networks as <c>10.0.0.0/8</c>) whose <c>X-Forwarded-For</c> and
+    /// <c>X-Forwarded-Proto</c> are believed, besides loopback, which always is.
+    /// </summary>
+    public string[] KnownProxies { get; set; } = [];
     public ApiOptions Api { get; set; } = new();
     public DashboardOptions Dashboard { get; set; } = new();
     public WebhookOptions Webhooks { get; set; } = new();
+    public RetentionOptions Retention { get; set; } = new();
 
     public sealed class DatabaseOptions
     {
@@ -48,6 +54,14 @@ public sealed class ServiceOptions
         public string? AdminKey { get; set; }
         /// <summary>Requests a minute each API key may make (HTTP 429 with <c>Retry-After</c> beyond).</summary>
         public int RequestsPerMinute { get; set; } = 120;
+        /// <summary>Wrong keys a client address may send in a minute; beyond, HTTP 429 with <c>Retry-After</c> until the minute is over.</summary>
+        public int FailedAttemptsPerMinute { get; set; } = 10;
+    }
+
+    public sealed class RetentionOptions
+    {
+        /// <summary>Handled deliveries and event log rows older than this are purged (what active PRs need is kept).</summary>
+        public TimeSpan MaxAge { get; set; } = TimeSpan.FromDays(30);
     }
 
     public sealed class DashboardOptions

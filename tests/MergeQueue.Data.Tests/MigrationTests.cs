@@ -113,7 +113,7 @@ public sealed class MigrationTests
         var store = new SqliteQueueStore(db);
         var pr = Requested();
         await store.SaveAsync(new Changes { PullRequests = { pr } }, Cause.Test(), Ct);
-        var next = Migration.Embedded.Count + 1;
+        var next = Migration.Embedded.Max(m => m.Version) + 1;
         var added = new Migration(next, "test_note", "ALTER TABLE pull_request ADD COLUMN test_note TEXT NOT NULL DEFAULT 'none';");
 
         await db.MigrateAsync([.. Migration.Embedded, added], upTo: null, Ct);
@@ -128,7 +128,7 @@ public sealed class MigrationTests
     public async Task MigrateAsync_FailingMigration_RollsBackItselfOnlyAndIsRetriedNextTime()
     {
         var db = _file.Open();
-        var next = Migration.Embedded.Count + 1;
+        var next = Migration.Embedded.Max(m => m.Version) + 1;
         // The first statement succeeds, the second fails: the table must not survive the failure.
         var broken = new Migration(next, "broken", "CREATE TABLE half_done (x INTEGER); INSERT INTO no_such_table VALUES (1);");
 

@@ -32,14 +32,16 @@ public class CommandEndToEndTests
         await t.AssertTargetOnlyMovedToGreenAsync("release");
     }
 
-    [Test]
-    public async Task Merge_BranchThatIsNoTarget_IsRefusedWithConfusedAndNoStatus()
+    [TestCase("@mergequeue merge branch=gh-pages", TestName = "Merge_BranchThatIsNoTarget_IsRefusedWithConfusedAndNoStatus")]
+    // int.MinValue once threw in the parser (Math.Abs), failing the delivery with no reaction.
+    [TestCase("@mergequeue merge p=-2147483648", TestName = "Merge_PriorityIntMinValue_IsRefusedWithConfusedAndNoStatus")]
+    public async Task Merge_BadArgument_IsRefusedWithConfusedAndNoStatus(string command)
     {
         await using var t = await ServiceTester.StartAsync();
         var n = await t.OpenPrAsync();
         await t.ApproveAsync(n);
 
-        var comment = await t.CommentAsync(n, "@mergequeue merge branch=gh-pages");
+        var comment = await t.CommentAsync(n, command);
         await t.SettleAsync();
 
         (await ReactionsAsync(t, n, comment)).Should().Equal("confused");

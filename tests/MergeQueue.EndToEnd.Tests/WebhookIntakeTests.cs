@@ -162,4 +162,20 @@ public class WebhookIntakeTests
         var metrics = await _http.GetStringAsync("metrics");
         metrics.Should().Contain("mergequeue_webhook_deliveries_total{event=\"ping\",outcome=\"accepted\"}");
     }
+
+    [Test]
+    public async Task Metrics_Labels_AreAFixedSet_NeverTheSendersTextOrAnOutcomesMessage()
+    {
+        // An event nobody handles, named by the sender, and an outcome with a message ("ignored: …").
+        (await _http.SendAsync(Delivery("made-up-event-by-bob", """{"repository":{"full_name":"acme/widgets"}}"""))).StatusCode.Should().Be(HttpStatusCode.Accepted);
+        (await _http.SendAsync(Delivery("pull_request", """{"action":"assigned","number":1,"pull_request":{"number":1},"repository":{"full_name":"acme/widgets"}}"""))).StatusCode.Should().Be(HttpStatusCode.Accepted);
+        await _t.SettleDeliveriesAsync();
+
+        var metrics = await _http.GetStringAsync("metrics");
+        var labels = System.Text.RegularExpressions.Regex.Matches(metrics, "mergequeue_webhook_deliveries_total\\{event=\"([^\"]*)\",outcome=\"([^\"]*)\"\\}")
+            .Select(m => (Event: m.Groups[1].Value, Outcome: m.Groups[2].Value)).ToList();
+        labels.Should().Contain(("other", "accepted"));
+        labels.Select(l => l.Event).Should().OnlyContain(e => e == "other" || !e.Contains('-'));
+        labels.Select(l => l.Outcome).Should().OnlyContain(o => new[] { "accepted", "duplicate", "handled", "ignored", "refused", "rejected", "failed", "dead" }.Contains(o));
+    }
 }

@@ -78,6 +78,7 @@ public static class CommandParser
             switch (key)
             {
                 case "p" or "priority":
+                    // A range test, not Math.Abs: that throws for int.MinValue (p=-2147483648).
                     if (!int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var p) || p is < -1000 or > 1000)
                         return new Command.Invalid(text, $"priority must be a whole number from -1000 to 1000, not '{Truncate(value)}'");
                     priority = p;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using MergeQueue.Core;
@@ -20,9 +21,17 @@ public sealed record ApiCaller(long? KeyId, string Name, string Role, IReadOnlyL
 /// Resolves <c>Authorization: Bearer &lt;key&gt;</c> to a caller: the bootstrap
 /// <c>MergeQueue:Api:AdminKey</c> (compared by hash, in constant time) or a stored key.
 /// </summary>
-public sealed class ApiKeyAuthenticator(ApiKeyStore keys, IOptions<ServiceOptions> options)
+public sealed class ApiKeyAuthenticator(ApiKeyStore keys, IOptions<ServiceOptions> options, TimeProvider clock)
 {
+    /// <summary>Failed key attempts per client address in the current minute (the window opens at the first failure).</summary>
+    private readonly ConcurrentDictionary<string, (DateTimeOffset Start, int Count)> _failures = new();
+    private static readonly TimeSpan FailureWindow = TimeSpan.FromMinutes(1);
+    /// <summary>Beyond this many addresses, expired windows are dropped: an attacker with many addresses cannot grow the table without bound.</summary>
+    private const int MaxTrackedClients = 10_000;
+
     public const string BootstrapName = "bootstrap-admin";
+    /// <summary>The bootstrap key's least length: the service refuses to start with a shorter one.</summary>
+    public const int MinAdminKeyLength = 32;
     private const string Scheme = "Bearer ";
 
     /// <summary>The key in the request, or null when the header is missing or not a bearer token.</summary>
@@ -33,6 +42,30 @@ public sealed class ApiKeyAuthenticator(ApiKeyStore keys, IOptions<ServiceOption
         var key = header[Scheme.Length..].Trim();
         return key.Length == 0 ? null : key;
     }
+
+    /// <summary>
+    /// How long this client must wait before a key of theirs is looked at again: it sent
+    /// <c>MergeQueue:Api:FailedAttemptsPerMinute</c> wrong keys in the window. Null when it may try.
+    /// Every key is refused while blocked, a right one too, so guesses teach nothing.
+    /// </summary>
+    public TimeSpan? Blocked(System.Net.IPAddress? client)
+    {
+        var now = clock.GetUtcNow();
+        if (!_failures.TryGetValue(Client(client), out var window) || now - window.Start >= FailureWindow) return null;
+        return window.Count >= options.Value.Api.FailedAttemptsPerMinute ? window.Start + FailureWindow - now : null;
+    }
+
+    /// <summary>Counts a wrong key from this client.</summary>
+    public void NoteFailure(System.Net.IPAddress? client)
+    {
+        var now = clock.GetUtcNow();
+        if (_failures.Count >= MaxTrackedClients)
+            foreach (var (address, window) in _failures)
+                if (now - window.Start >= FailureWindow) _failures.TryRemove(address, out _);
+        _failures.AddOrUpdate(Client(client), (now, 1), (_, w) => now - w.Start >= FailureWindow ? (now, 1) : (w.Start, w.Count + 1));
+    }
+
+    private static string Client(System.Net.IPAddress? address) => address?.ToString() ?? "unknown";
 
     public async Task<ApiCaller?> AuthenticateAsync(HttpRequest request, CancellationToken ct)
     {

@@ -96,9 +96,20 @@ public static partial class ApiEndpoints
     private static async ValueTask<object?> AuthenticateAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        var caller = await http.RequestServices.GetRequiredService<ApiKeyAuthenticator>().AuthenticateAsync(http.Request, http.RequestAborted);
+        var authenticator = http.RequestServices.GetRequiredService<ApiKeyAuthenticator>();
+        var client = http.Connection.RemoteIpAddress;
+        if (authenticator.Blocked(client) is { } wait)
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Problem(StatusCodes.Status429TooManyRequests, "Too many failed attempts",
+                $"Too many wrong API keys from this address; retry in {seconds} s.");
+        }
+        var caller = await authenticator.AuthenticateAsync(http.Request, http.RequestAborted);
         if (caller is null)
         {
+            // Only a wrong key counts: a request without one guesses nothing.
+            if (ApiKeyAuthenticator.BearerKey(http.Request) is not null) authenticator.NoteFailure(client);
             http.Response.Headers.WWWAuthenticate = "Bearer";
             return Problem(StatusCodes.Status401Unauthorized, "Unauthorized",
                 ApiKeyAuthenticator.BearerKey(http.Request) is null ? "An API key is required: Authorization: Bearer <key>." : "The API key is not valid (unknown or revoked).");

@@ -27,7 +27,8 @@ public sealed record OverviewModel(DateTimeOffset Now, ServiceHealth Health, IRe
 /// <summary>One line of a queue: its place in batching order (null while not queued) and why it waits.</summary>
 public sealed record QueueEntry(int? Position, PullRequest PullRequest, TimeSpan Age, string Why);
 
-public sealed record CheckList(IReadOnlyList<Check> Checks, string? Error);
+/// <summary>Checks of a commit as the queue last read them (<see cref="ReadAt"/>), or why there are none to show.</summary>
+public sealed record CheckList(IReadOnlyList<Check> Checks, string? Error, DateTimeOffset? ReadAt = null);
 
 public sealed record AttemptView(AttemptRecord Attempt, IReadOnlyList<int> PullRequests, CheckList? Checks);
 
@@ -48,22 +49,23 @@ public sealed record PullModel(DateTimeOffset Now, RepoId Repo, int Number, IRea
 
 public sealed record DeliveryModel(WebhookDelivery Delivery, IReadOnlyList<EventLogRecord> Caused);
 
-/// <summary>Builds the dashboard's page models from the store, the config cache, the scheduler and (for checks) GitHub.</summary>
+/// <summary>
+/// Builds the dashboard's page models from the database, the config cache, the scheduler and what the
+/// queue last read from GitHub (<see cref="GitHubReads"/>): a page view never calls GitHub.
+/// </summary>
 public sealed class DashboardReader(
     DashboardQueries queries,
     IQueueStore store,
     WebhookInbox inbox,
     RepoConfigCache configs,
-    IGitHub github,
     PermissionCache permissions,
+    GitHubReads reads,
     HealthCheckService health,
     ISchedulerFactory schedulers,
     TimeProvider clock,
     Microsoft.Extensions.Options.IOptions<ServiceOptions> options,
     ILogger<DashboardReader> logger)
 {
-    private static readonly TimeSpan ChecksTimeout = TimeSpan.FromSeconds(5);
-
     public DateTimeOffset Now => clock.GetUtcNow();
 
     public async Task<ServiceHealth> HealthAsync(CancellationToken ct)
@@ -160,7 +162,7 @@ public sealed class DashboardReader(
             var running = new List<AttemptView>();
             // In line order: each attempt after the one it is built on.
             foreach (var attempt in records.Where(a => a.Target == target).OrderBy(a => Depth(a, queueAttempts)).ThenBy(a => a.Id))
-                running.Add(new AttemptView(attempt, members[attempt.Id].ToList(), attempt.StagingSha is null ? null : await ChecksAsync(repo, attempt.StagingSha, ct)));
+                running.Add(new AttemptView(attempt, members[attempt.Id].ToList(), attempt.StagingSha is null ? null : Checks(repo, attempt.StagingSha)));
             views.Add(new TargetView(target, freeze, Describe(decision, effective), entries, running) { BatchStartsAt = (decision as QueueDecision.Wait)?.Until });
         }
 
@@ -196,7 +198,7 @@ public sealed class DashboardReader(
         foreach (var a in attemptRows)
         {
             var live = a.State is nameof(MergeAttemptState.Testing) or nameof(MergeAttemptState.Success);
-            attempts.Add(new AttemptView(a, members[a.Id].ToList(), live && a.StagingSha is not null ? await ChecksAsync(repo, a.StagingSha, ct) : null));
+            attempts.Add(new AttemptView(a, members[a.Id].ToList(), live && a.StagingSha is not null ? Checks(repo, a.StagingSha) : null));
         }
 
         return new PullModel(Now, repo, number, requests, timeline, attempts, await WhyNotMergingAsync(repo, requests, attemptRows, ct));
@@ -254,50 +256,32 @@ public sealed class DashboardReader(
 
     /// <summary>
     /// Core's full "why is it not merging" (<see cref="Readiness.Explain"/>) for an active request, with
-    /// the PR, reviews, pre-checks and commits read from GitHub as the config needs them; null when
-    /// the repository's config is not loaded (the caller falls back to the stored reason).
+    /// the PR, reviews, pre-checks and commits as the queue last read them from GitHub; null when the
+    /// repository's config is not loaded (the caller falls back to the stored reason).
     /// </summary>
     private async Task<IReadOnlyList<string>?> ExplainAsync(RepoId repo, PullRequestRecord latest, TargetView? queue, CancellationToken ct)
     {
         if (!configs.Known.TryGetValue(repo, out var config) || config is null) return null;
-        PullRequestInfo? info = null;
-        IReadOnlyList<Review>? reviews = null;
-        IReadOnlyList<Check>? checks = null;
-        IReadOnlyList<CommitInfo>? commits = null;
-        string? error = null;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(ChecksTimeout);
-        try
-        {
-            info = await github.GetPullRequestAsync(repo, latest.Number, timeout.Token);
-            if (info is not null)
-            {
-                if (config.RequiredApprovals > 0) reviews = await permissions.WithPermissionsAsync(repo, await github.GetReviewsAsync(repo, latest.Number, timeout.Token), timeout.Token);
-                if (config.PreChecks.Count > 0) checks = await github.GetChecksAsync(repo, info.HeadSha, timeout.Token);
-                if (config.CommitMessagePattern is not null) commits = await github.GetPullRequestCommitsAsync(repo, latest.Number, timeout.Token);
-            }
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-        {
-            logger.LogDebug(e, "Reading {Repo}#{Number} for the dashboard failed", repo, latest.Number);
-            info = null;
-            error = e.Message;
-        }
+        var number = RecordingGitHub.Key(latest.Number);
+        var info = reads.Find<PullRequestInfo>(RecordingGitHub.PullRead, repo, number);
         var position = queue?.Queue.FirstOrDefault(q => q.PullRequest.Number == latest.Number)?.Position;
         var result = Readiness.Explain(new ReadinessFacts
         {
             Config = config,
-            PullRequest = info,
-            Reviews = reviews,
-            HeadChecks = checks,
-            Commits = commits,
+            PullRequest = info?.Value,
+            Reviews = config.RequiredApprovals > 0 && reads.Find<IReadOnlyList<Review>>(RecordingGitHub.ReviewsRead, repo, number)?.Value is { } reviews
+                ? permissions.WithKnownPermissions(repo, reviews)
+                : null,
+            HeadChecks = info is { } pr && config.PreChecks.Count > 0 ? reads.Find<IReadOnlyList<Check>>(RecordingGitHub.ChecksRead, repo, pr.Value.HeadSha.Value)?.Value : null,
+            Commits = config.CommitMessagePattern is not null ? reads.Find<IReadOnlyList<CommitInfo>>(RecordingGitHub.CommitsRead, repo, number)?.Value : null,
             Freeze = await store.GetFreezeAsync(new QueueId(repo, latest.Target), ct),
             QueuePosition = position is { } p ? (p, queue!.Queue.Count(q => q.Position is not null)) : null,
             BatchStartsAt = queue?.BatchStartsAt,
         });
         var lines = result.Full.ToList();
-        if (error is not null) lines.Add($"GitHub could not be read ({error}): approvals, pre-checks and rules are not shown.");
-        else if (info is null) lines.Add("GitHub does not know this pull request any more.");
+        lines.Add(info is { } read
+            ? $"From GitHub as the queue last read it at {Format(read.At)}."
+            : "The queue has not read this pull request from GitHub since it started: approvals, pre-checks and rules show once it has.");
         return lines;
     }
 
@@ -351,19 +335,29 @@ public sealed class DashboardReader(
         _ => decision.GetType().Name,
     };
 
-    private async Task<CheckList> ChecksAsync(RepoId repo, string sha, CancellationToken ct)
+    private CheckList Checks(RepoId repo, string sha) =>
+        reads.Find<IReadOnlyList<Check>>(RecordingGitHub.ChecksRead, repo, sha) is { } read
+            ? new CheckList(read.Value, null, read.At)
+            : new CheckList([], "The queue has not read these checks from GitHub since it started.");
+
+    /// <summary>
+    /// A time from a query string (<c>2026-01-31</c> or <c>2026-01-31T12:00</c>, UTC); null when empty.
+    /// False with the reason for text that is no time, or one before 1970 or after 9000: pages step
+    /// days and weeks around it, which must stay valid times (<c>to=0001-01-05</c> once threw).
+    /// </summary>
+    public static bool TryParseTime(string? text, out DateTimeOffset? time, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(ChecksTimeout);
-        try
-        {
-            return new CheckList(await github.GetChecksAsync(repo, new CommitSha(sha), timeout.Token), null);
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-        {
-            logger.LogDebug(e, "Reading the checks of {Sha} failed", sha);
-            return new CheckList([], $"checks could not be read from GitHub: {e.Message}");
-        }
+        time = null;
+        error = null;
+        if (string.IsNullOrWhiteSpace(text)) return true;
+        if (!DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var t))
+            error = $"'{text}' is not a time (use e.g. 2026-01-31 or 2026-01-31T12:00).";
+        else if (t < DateTimeOffset.UnixEpoch || t.Year >= 9000)
+            error = $"'{text}' is out of range: use a time from 1970 to 8999.";
+        else
+            time = t;
+        return error is null;
     }
 
     public static string Format(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) + "Z";

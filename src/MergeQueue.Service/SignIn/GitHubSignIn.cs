@@ -92,8 +92,13 @@ public static class GitHubSignIn
         return root.TrimEnd('/') + "/signin/callback";
     }
 
+    /// <summary>
+    /// A path on this site, or "/". Control characters are refused outright: browsers drop tabs and
+    /// line breaks from URLs, so <c>/\t/evil.example</c> would become <c>//evil.example</c>, another site.
+    /// </summary>
     private static string LocalOnly(string? returnUrl) =>
         returnUrl is { Length: > 0 } && returnUrl.StartsWith('/') && !returnUrl.StartsWith("//", StringComparison.Ordinal) && !returnUrl.StartsWith("/\\", StringComparison.Ordinal)
+            && !returnUrl.Any(char.IsControl)
             ? returnUrl : "/";
 
     private static IResult SignInAsync(HttpContext http, IOptions<ServiceOptions> settings, IDataProtectionProvider protection, string? returnUrl)

@@ -14,6 +14,7 @@ public sealed class DeliveryHandler(
     RepoConfigCache configs,
     IGitHub github,
     PermissionCache permissions,
+    GitHubReads reads,
     Api.RepoSwitches switches,
     IOptions<ServiceOptions> options,
     ILogger<DeliveryHandler> logger)
@@ -46,12 +47,14 @@ public sealed class DeliveryHandler(
             case GitHubEvent.CommentChanged comment:
                 return await OnCommentAsync(repo, comment, delivery, ct);
             case GitHubEvent.StatusChanged status:
-                // A pending status cannot settle a staging or try build: no need to read their checks.
+                // A pending status cannot settle a staging or try build: no need to read their checks
+                // (the dashboard learns of it from the delivery).
                 if (status.State != "pending")
                 {
                     await flows.TestAsync(repo, status.Sha, cause, ct);
                     await flows.TestTryAsync(repo, status.Sha, cause, ct);
                 }
+                else reads.NotePending(repo, status.Sha, status.Context);
                 await flows.InitiateForCommitAsync(repo, status.Sha, cause, ct);
                 return "checked";
             case GitHubEvent.ChecksChanged checks:

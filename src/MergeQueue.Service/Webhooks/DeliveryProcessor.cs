@@ -156,7 +156,7 @@ public sealed class DeliveryProcessor(
         catch (Exception e) when (GitHubErrors.IsRefusal(e))
         {
             // GitHub decided (a 404 for a repository we cannot see, a 422): handling it again changes nothing.
-            logger.LogWarning(e, "Delivery {DeliveryId} ({Event}) failed: {Error}", delivery.DeliveryId, delivery.Event, GitHubErrors.Describe(e));
+            logger.LogWarning("Delivery {DeliveryId} ({Event}) failed: {Error}", delivery.DeliveryId, delivery.Event, GitHubErrors.Describe(e));
             await inbox.MarkProcessedAsync(delivery.DeliveryId, "failed", GitHubErrors.Describe(e), ct);
             ServiceMetrics.Deliveries.WithLabels(ServiceMetrics.EventLabel(delivery.Event), "failed").Inc();
             return true;
@@ -166,7 +166,7 @@ public sealed class DeliveryProcessor(
             return await FailedAsync(delivery, e, ct);
         }
         await inbox.MarkProcessedAsync(delivery.DeliveryId, outcome, null, ct);
-        ServiceMetrics.Deliveries.WithLabels(ServiceMetrics.EventLabel(delivery.Event), "handled").Inc();
+        ServiceMetrics.Deliveries.WithLabels(ServiceMetrics.EventLabel(delivery.Event), ServiceMetrics.OutcomeLabel(outcome)).Inc();
         return true;
     }
 

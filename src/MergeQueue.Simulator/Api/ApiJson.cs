@@ -53,7 +53,7 @@ internal static class ApiJson
         ["status"] = status,
         ["ahead_by"] = aheadBy,
         ["behind_by"] = behindBy,
-        ["total_commits"] = commits.Count,
+        ["total_commits"] = aheadBy,
         ["commits"] = new JsonArray(commits.Select(c => (JsonNode)json.RepoCommit(repo, c)).ToArray()),
         ["files"] = new JsonArray(),
     };

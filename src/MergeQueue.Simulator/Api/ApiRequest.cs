@@ -88,6 +88,9 @@ internal static class ApiRequest
         long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : throw SimulatorError.NotFound();
 
     /// <summary>GitHub's page/per_page pagination with a Link header (Octokit follows rel="next").</summary>
+    /// <summary>GitHub lists at most this many commits of a pull request, and of a compare without paging.</summary>
+    public const int PullCommitsLimit = 250;
+
     public static IResult Paged(HttpContext ctx, IReadOnlyList<JsonNode> items)
     {
         var q = ctx.Request.Query;

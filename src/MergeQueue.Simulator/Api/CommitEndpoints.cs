@@ -58,8 +58,14 @@ internal static class CommitEndpoints
             var ahead = await r.Git.RevListAsync(headCommit.Sha, baseCommit.Sha, ctx.RequestAborted);
             var behind = await r.Git.RevListAsync(baseCommit.Sha, headCommit.Sha, ctx.RequestAborted);
             var status = ahead.Count == 0 && behind.Count == 0 ? "identical" : behind.Count == 0 ? "ahead" : ahead.Count == 0 ? "behind" : "diverged";
+            // Unpaged, at most 250 commits; with page or per_page (at most 100) GitHub pages through all of them, oldest first.
+            var q = ctx.Request.Query;
+            var paged = q.ContainsKey("page") || q.ContainsKey("per_page");
+            var perPage = int.TryParse(q["per_page"], out var pp) ? Math.Clamp(pp, 1, 100) : 30;
+            var page = int.TryParse(q["page"], out var p) ? Math.Max(1, p) : 1;
             var commits = new List<SimCommit>();
-            foreach (var sha in ahead.TakeLast(250)) commits.Add((await r.Git.ReadCommitAsync(sha, ctx.RequestAborted))!);
+            foreach (var sha in paged ? ahead.Skip((page - 1) * perPage).Take(perPage) : ahead.TakeLast(ApiRequest.PullCommitsLimit))
+                commits.Add((await r.Git.ReadCommitAsync(sha, ctx.RequestAborted))!);
             return ApiRequest.Json(ApiJson.Compare(engine.Json, r.Model, text, baseCommit, mergeBase, status, ahead.Count, behind.Count, commits));
         });
 

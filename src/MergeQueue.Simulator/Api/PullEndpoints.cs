@@ -108,7 +108,8 @@ internal static class PullEndpoints
             var r = engine.Repo(ctx, owner, repo);
             var pr = engine.GetPull(r, ApiRequest.Number(number));
             var commits = await engine.PullCommitsAsync(r, pr, ctx.RequestAborted);
-            return ApiRequest.Paged(ctx, commits.Select(c => (JsonNode)engine.Json.RepoCommit(r.Model, c)).ToList());
+            // As GitHub: the list stops at the first 250 commits (the compare API pages through more).
+            return ApiRequest.Paged(ctx, commits.Take(ApiRequest.PullCommitsLimit).Select(c => (JsonNode)engine.Json.RepoCommit(r.Model, c)).ToList());
         });
     }
 

@@ -66,6 +66,8 @@ public class CommandParserTests
     [TestCase("@mergequeue deploy", "unknown command 'deploy'")]
     [TestCase("@mergequeue merge p=high", "priority must be a whole number")]
     [TestCase("@mergequeue merge p=99999", "priority must be a whole number")]
+    [TestCase("@mergequeue merge p=-2147483648", "priority must be a whole number")]
+    [TestCase("@mergequeue merge p=2147483647", "priority must be a whole number")]
     [TestCase("@mergequeue merge branch=../etc", "is not a branch name")]
     [TestCase("@mergequeue merge now", "unexpected 'now'")]
     [TestCase("@mergequeue cancel please", "unexpected 'please'")]

@@ -17,6 +17,8 @@ public class ApiTests
     private const string Repo = ServiceTester.Repo;
     private const string AdminKey = "bootstrap-admin-key-for-tests-0123456789";
     private const int PerMinute = 100;
+    // Above the wrong keys the other tests send from loopback (every endpoint once, revoked keys).
+    private const int FailuresPerMinute = 50;
 
     private ServiceTester _t = null!;
     private readonly StringWriter _log = new();
@@ -35,6 +37,7 @@ public class ApiTests
         {
             ["MergeQueue:Api:AdminKey"] = AdminKey,
             ["MergeQueue:Api:RequestsPerMinute"] = PerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["MergeQueue:Api:FailedAttemptsPerMinute"] = FailuresPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Serilog:MinimumLevel:Default"] = "Information",
         });
         _bootstrap = new ApiClient(_t.ServiceUrl, AdminKey);
@@ -402,6 +405,42 @@ public class ApiTests
         over.RetryAfter!.Value.Should().BePositive().And.BeLessThanOrEqualTo(TimeSpan.FromMinutes(1));
         // Another key has its own budget.
         (await _readOnly.GetAsync("api/v1/status")).Status.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Test]
+    public async Task WrongKeys_PerClientAddress_Answer429WithRetryAfter_UntilTheMinuteIsOver()
+    {
+        using var http = new HttpClient { BaseAddress = _t.ServiceUrl };
+        // Loopback is a trusted proxy: X-Forwarded-For names the client, as behind a reverse proxy.
+        async Task<HttpResponseMessage> StatusAsync(string client, string key)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "api/v1/status");
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+            request.Headers.Add("X-Forwarded-For", client);
+            return await http.SendAsync(request);
+        }
+        const string guesser = "203.0.113.7", neighbour = "203.0.113.8";
+
+        for (var i = 0; i < FailuresPerMinute; i++)
+            (await StatusAsync(guesser, $"mq_guess-{i}")).StatusCode.Should().Be(HttpStatusCode.Unauthorized, $"wrong key {i + 1} is within the limit");
+        using (var over = await StatusAsync(guesser, "mq_guess-over"))
+        {
+            over.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+            over.Headers.RetryAfter!.Delta!.Value.Should().BePositive().And.BeLessThanOrEqualTo(TimeSpan.FromMinutes(1));
+        }
+        // While blocked even the right key is refused, so a guess cannot be told right from wrong.
+        (await StatusAsync(guesser, AdminKey)).StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        (await StatusAsync(neighbour, AdminKey)).StatusCode.Should().Be(HttpStatusCode.OK, "another address has its own count");
+
+        _t.Clock.Advance(TimeSpan.FromMinutes(1));
+        (await StatusAsync(guesser, AdminKey)).StatusCode.Should().Be(HttpStatusCode.OK, "the window is over");
+    }
+
+    [Test]
+    public void AdminKey_ShorterThan32Characters_RefusesToStart()
+    {
+        var start = () => Service.ServiceHost.Build([], _t.Settings(new Dictionary<string, string?> { ["MergeQueue:Api:AdminKey"] = "short-but-not-32-characters" }));
+        start.Should().Throw<InvalidOperationException>().WithMessage("MergeQueue:Api:AdminKey must be at least 32 characters*");
     }
 
     [Test]

@@ -70,11 +70,11 @@ public sealed partial class DashboardPageTests
     }
 
     [Test]
-    public async Task Delivery_ShowsPayloadOutcomeAndEverythingItCaused()
+    public async Task Delivery_ShowsOutcomeAndEverythingItCaused_ButThePayloadOnlyToAdmins()
     {
         var html = await GetAsync("/audit/deliveries/d-2-status");
         html.Should().Contain("handled");
-        html.Should().Contain("&quot;state&quot;: &quot;failure&quot;");
+        html.Should().Contain("Raw payloads are shown to admins only").And.NotContain("&quot;state&quot;: &quot;failure&quot;");
         html.Should().Contain("PR Merging → Failed").And.Contain("attempt Testing → Red").And.Contain("attempt Red → Failed");
         html.Should().Contain("set-status mergequeue failure on");
         html.Should().Contain("href=\"/repos/acme/rockets/pulls/2\"");
@@ -110,6 +110,16 @@ public sealed partial class DashboardPageTests
     {
         var html = await GetAsync("/trends?from=2026-01-12T09:00&to=2026-01-12T12:00&by=hour");
         Points(Chart(html, "merged")).Should().Equal(("01-12 09:00", "1"), ("01-12 10:00", "0"), ("01-12 11:00", "0"));
+    }
+
+    [TestCase("/trends?to=0001-01-05")]
+    [TestCase("/trends?from=9999-12-31&by=hour")]
+    [TestCase("/trends?from=yesterday")]
+    [TestCase("/audit?to=0001-01-01")]
+    public async Task TimeOutOfRangeOrNoTime_Is400(string path)
+    {
+        using var response = await _seed.Http.GetAsync(path);
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest, await response.Content.ReadAsStringAsync());
     }
 
     [Test]

@@ -44,7 +44,7 @@ public sealed class DashboardSeed : IAsyncDisposable
         {
             ["Urls"] = "http://127.0.0.1:0",
             ["ConnectionStrings:MergeQueue"] = database.ConnectionString,
-            // Nothing listens here: reading checks fails, and the page must say so rather than break.
+            // Nothing listens here: pages never call GitHub, and the queue has read nothing, which the pages say.
             ["MergeQueue:GitHub:ApiUrl"] = "http://127.0.0.1:9/",
             ["MergeQueue:GitHub:Token"] = "t",
             ["MergeQueue:GitHub:WebhookSecret"] = "s",

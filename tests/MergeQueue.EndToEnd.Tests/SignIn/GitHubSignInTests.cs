@@ -28,7 +28,7 @@ public class GitHubSignInTests
         return t;
     }
 
-    private sealed class Visitor : IDisposable
+    internal sealed class Visitor : IDisposable
     {
         public Visitor(Uri serviceUrl)
         {
@@ -85,6 +85,40 @@ public class GitHubSignInTests
         location!.ToString().Should().Be("/audit");
         visitor.HasSession.Should().BeTrue();
         (await visitor.Http.GetStringAsync("/")).Should().Contain("<span id=\"signed-in-as\">alice</span>");
+    }
+
+    [TestCase("/\t/evil.example")]
+    [TestCase("/audit\r\nSet-Cookie: mq_session=forged")]
+    [TestCase("//evil.example")]
+    public async Task SignIn_ReturnUrlWithControlCharactersOrToAnotherSite_GoesHome(string returnUrl)
+    {
+        await using var t = await StartAsync();
+        using var visitor = new Visitor(t.ServiceUrl);
+
+        var (status, _, location) = await visitor.CallbackAsync(await visitor.StartSignInAsync(returnUrl));
+
+        status.Should().Be(HttpStatusCode.Redirect);
+        location!.ToString().Should().Be("/");
+        visitor.HasSession.Should().BeTrue();
+    }
+
+    [Test]
+    public async Task SignIn_BehindATlsProxy_SetsSecureCookies()
+    {
+        await using var t = await StartAsync();
+        using var visitor = new Visitor(t.ServiceUrl);
+        // The proxy (on loopback, trusted by default) terminated TLS and says so.
+        visitor.Http.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
+
+        using var signin = await visitor.Http.GetAsync("signin?returnUrl=%2F");
+        signin.Headers.GetValues("Set-Cookie").Should().ContainSingle(c => c.StartsWith("mq_signin=", StringComparison.Ordinal))
+            .Which.Should().Contain("secure");
+        // The callback sent to GitHub is https too (PublicUrl is empty here).
+        signin.Headers.Location!.Query.Should().Contain(Uri.EscapeDataString("https://"));
+
+        using var plain = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = t.ServiceUrl };
+        using var direct = await plain.GetAsync("signin?returnUrl=%2F");
+        direct.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("mq_signin=", StringComparison.Ordinal)).Should().NotContain("secure");
     }
 
     [Test]
@@ -159,13 +193,14 @@ public class GitHubSignInTests
         await using var t = await StartAsync(dashboardPublic: false);
         using var visitor = new Visitor(t.ServiceUrl);
 
-        using (var page = await visitor.Http.GetAsync("audit"))
+        // The audit log of one repository: alice may read acme/widgets (the audit log of all is for admins).
+        using (var page = await visitor.Http.GetAsync("audit?repo=acme/widgets"))
         {
             page.StatusCode.Should().Be(HttpStatusCode.Redirect);
-            page.Headers.Location!.PathAndQuery.Should().Be("/signin?returnUrl=%2Faudit");
+            page.Headers.Location!.PathAndQuery.Should().Be("/signin?returnUrl=%2Faudit%3Frepo%3Dacme%2Fwidgets");
         }
-        (await visitor.CallbackAsync(await visitor.StartSignInAsync("/audit"))).Location!.ToString().Should().Be("/audit");
-        using var after = await visitor.Http.GetAsync("audit");
+        (await visitor.CallbackAsync(await visitor.StartSignInAsync("/audit?repo=acme/widgets"))).Location!.ToString().Should().Be("/audit?repo=acme/widgets");
+        using var after = await visitor.Http.GetAsync("audit?repo=acme/widgets");
         after.StatusCode.Should().Be(HttpStatusCode.OK);
     }
 
@@ -186,14 +221,14 @@ public class GitHubSignInTests
         (await visitor.Http.GetStringAsync(page)).Should().Contain("action-cancel").And.Contain("action-priority");
     }
 
-    private static string AntiforgeryToken(string html)
+    internal static string AntiforgeryToken(string html)
     {
         var match = System.Text.RegularExpressions.Regex.Match(html, "name=\"__RequestVerificationToken\" type=\"hidden\" value=\"([^\"]+)\"");
         match.Success.Should().BeTrue("every page of a signed-in user carries the sign-out form's antiforgery token");
         return match.Groups[1].Value;
     }
 
-    private static async Task<HttpResponseMessage> PostFormAsync(Visitor visitor, string path, Dictionary<string, string> fields, string? formPage = null)
+    internal static async Task<HttpResponseMessage> PostFormAsync(Visitor visitor, string path, Dictionary<string, string> fields, string? formPage = null)
     {
         var page = await visitor.Http.GetStringAsync(formPage ?? path.Split('?')[0]);
         fields["__RequestVerificationToken"] = AntiforgeryToken(page);

@@ -41,6 +41,25 @@ public sealed class OctokitGitHubTests : SimulatorTest
     }
 
     [Test]
+    public async Task GetPullRequestCommits_MoreThanGitHubLists_ReadsAllOfThemThroughCompare()
+    {
+        const int count = OctokitGitHub.PullCommitsListLimit + 12;
+        await Control.CreateUserAsync("alice");
+        var opened = await Control.OpenPullRequestWithFilesAsync(RepoName, "long", new Dictionary<string, string?> { ["n.txt"] = "0\n" }, "commit 0", author: "alice");
+        // Commits made with the git data API (quick), then one push of the branch.
+        var tree = (await Octokit.Git.Commit.Get(Owner, Repo.Name, opened.HeadSha)).Tree.Sha;
+        var head = opened.HeadSha;
+        for (var i = 1; i < count; i++)
+            head = (await Octokit.Git.Commit.Create(Owner, Repo.Name, new NewCommit($"commit {i}", tree, head))).Sha;
+        await Octokit.Git.Reference.Update(Owner, Repo.Name, "heads/long", new ReferenceUpdate(head));
+
+        var commits = await GitHub.GetPullRequestCommitsAsync(Repo, opened.Number, None);
+
+        commits.Select(c => c.Message).Should().Equal(Enumerable.Range(0, count).Select(i => $"commit {i}"));
+        (await Octokit.PullRequest.Commits(Owner, Repo.Name, opened.Number)).Should().HaveCount(OctokitGitHub.PullCommitsListLimit, "the list stops there, as GitHub's does");
+    }
+
+    [Test]
     public async Task GetReviews_ListsSubmittedReviewsOldestFirst_WithTheirCommit()
     {
         await Control.CreateUserAsync("alice");

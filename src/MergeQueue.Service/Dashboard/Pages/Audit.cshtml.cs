@@ -1,4 +1,3 @@
-using System.Globalization;
 using MergeQueue.Core;
 using MergeQueue.Data;
 using Microsoft.AspNetCore.Mvc;
@@ -10,7 +9,7 @@ namespace MergeQueue.Service.Dashboard.Pages;
 /// Audit log <c>/audit</c>: event log rows filtered by repository, PR, type, actor, cause and time,
 /// each linked to its cause; the latest deliveries, each linked to everything it caused.
 /// </summary>
-public sealed class AuditModel(DashboardQueries queries, DashboardReader reader) : PageModel
+public sealed class AuditModel(DashboardQueries queries, DashboardReader reader, DashboardAccess access) : PageModel
 {
     [BindProperty(SupportsGet = true)] public string? Repo { get; set; }
     [BindProperty(SupportsGet = true)] public int? Pr { get; set; }
@@ -31,7 +30,9 @@ public sealed class AuditModel(DashboardQueries queries, DashboardReader reader)
 
     public async Task<IActionResult> OnGetAsync(CancellationToken ct)
     {
-        Repositories = await reader.RepositoriesAsync(ct);
+        if (!DashboardReader.TryParseTime(From, out var from, out var bad) || !DashboardReader.TryParseTime(To, out var to, out bad))
+            return BadRequest(bad);
+        Repositories = await access.ReadableAsync(User, await reader.RepositoriesAsync(ct), ct);
         RepoId? repo = null;
         if (!string.IsNullOrWhiteSpace(Repo))
         {
@@ -53,8 +54,8 @@ public sealed class AuditModel(DashboardQueries queries, DashboardReader reader)
             Actor = string.IsNullOrWhiteSpace(Actor) ? null : Actor.Trim(),
             CauseKind = string.IsNullOrWhiteSpace(CauseKind) ? null : CauseKind,
             CauseId = string.IsNullOrWhiteSpace(CauseId) ? null : CauseId,
-            From = ParseTime(From),
-            To = ParseTime(To),
+            From = from,
+            To = to,
             Before = Before,
             Limit = PageSize,
         };
@@ -68,13 +69,5 @@ public sealed class AuditModel(DashboardQueries queries, DashboardReader reader)
     {
         var query = Request.Query.Where(q => q.Key != "before").Select(q => $"{q.Key}={Uri.EscapeDataString(q.Value.ToString())}").Append($"before={before}");
         return "/audit?" + string.Join("&", query);
-    }
-
-    private DateTimeOffset? ParseTime(string? text)
-    {
-        if (string.IsNullOrWhiteSpace(text)) return null;
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t)) return t;
-        Error = $"'{text}' is not a time (use e.g. 2026-01-31 or 2026-01-31T12:00).";
-        return null;
     }
 }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using MergeQueue.Core;
 using MergeQueue.Data;
 using Microsoft.AspNetCore.Mvc;
@@ -10,7 +9,7 @@ namespace MergeQueue.Service.Dashboard.Pages;
 /// Trends <c>/trends?from=&amp;to=&amp;by=day|hour&amp;repo=</c>: figures per bucket from stored history,
 /// drawn as SVG on the server. Default span: the last 14 days (48 hours by hour), or from the first event if later.
 /// </summary>
-public sealed class TrendsModel(DashboardQueries queries, DashboardReader reader) : PageModel
+public sealed class TrendsModel(DashboardQueries queries, DashboardReader reader, DashboardAccess access) : PageModel
 {
     [BindProperty(SupportsGet = true)] public string? From { get; set; }
     [BindProperty(SupportsGet = true)] public string? To { get; set; }
@@ -26,11 +25,13 @@ public sealed class TrendsModel(DashboardQueries queries, DashboardReader reader
         var hourly = string.Equals(By, "hour", StringComparison.OrdinalIgnoreCase);
         if (By is not null && !hourly && !string.Equals(By, "day", StringComparison.OrdinalIgnoreCase))
             Error = $"by={By} is not day or hour; showing days.";
+        if (!DashboardReader.TryParseTime(From, out var fromQuery, out var bad) || !DashboardReader.TryParseTime(To, out var toQuery, out bad))
+            return BadRequest(bad);
         var now = reader.Now;
-        var to = Parse(To) ?? Trends.Floor(now, hourly).Add(hourly ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1));
+        var to = toQuery ?? Trends.Floor(now, hourly).Add(hourly ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1));
         var first = await queries.FirstEventAsync(ct);
         var defaultFrom = to - (hourly ? TimeSpan.FromHours(48) : TimeSpan.FromDays(14));
-        var from = Parse(From) ?? (first is { } f && f > defaultFrom ? Trends.Floor(f, hourly) : defaultFrom);
+        var from = fromQuery ?? (first is { } f && f > defaultFrom ? Trends.Floor(f, hourly) : defaultFrom);
         if (from >= to)
         {
             Error = "from must be before to.";
@@ -43,7 +44,7 @@ public sealed class TrendsModel(DashboardQueries queries, DashboardReader reader
             from = to - step * Trends.MaxBuckets;
         }
 
-        Repositories = await reader.RepositoriesAsync(ct);
+        Repositories = await access.ReadableAsync(User, await reader.RepositoriesAsync(ct), ct);
         RepoId? repo = null;
         if (!string.IsNullOrWhiteSpace(Repo))
         {
@@ -52,13 +53,5 @@ public sealed class TrendsModel(DashboardQueries queries, DashboardReader reader
         }
         Report = Trends.Compute(await queries.TrendDataAsync(from, to, repo, ct), from, to, hourly);
         return Page();
-    }
-
-    private DateTimeOffset? Parse(string? text)
-    {
-        if (string.IsNullOrWhiteSpace(text)) return null;
-        if (DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t)) return t;
-        Error = $"'{text}' is not a time (use e.g. 2026-01-31 or 2026-01-31T12:00).";
-        return null;
     }
 }

@@ -1,0 +1,59 @@
+using Dapper;
+
+namespace MergeQueue.Data;
+
+/// <summary>
+/// Retention (docs/operations.md): deletes handled webhook deliveries, payload and all, and event_log
+/// rows older than a cut-off. Kept whatever their age: deliveries not yet processed, dead-lettered
+/// ones (outcome <c>dead</c>), and everything a pull request or merge attempt that is still active
+/// needs (its event rows, and the deliveries that caused them, so its timeline stays whole).
+/// Deletes in batches, so the write lock is never held for long.
+/// </summary>
+public sealed class RetentionPurge(SqliteDatabase database)
+{
+    public const int BatchSize = 2_000;
+
+    public sealed record Purged(int Deliveries, int Events);
+
+    private const string OldEvents =
+        """
+        SELECT e.id FROM event_log e
+        WHERE e.at < @Before
+          AND NOT EXISTS (SELECT 1 FROM pull_request p WHERE p.owner = e.owner AND p.repo = e.repo AND p.number = e.pr_number
+                          AND p.state IN ('Requested', 'Queued', 'Merging', 'Split'))
+          AND (e.attempt_id IS NULL OR e.attempt_id NOT IN
+               (SELECT id FROM merge_attempt WHERE state IN ('Constructing', 'Testing', 'Success', 'Red', 'Split')))
+        ORDER BY e.at LIMIT @Batch
+        """;
+
+    // By age, so the (at) and (received_at) indexes find the old rows without a scan.
+    // After the events: a delivery whose effects are still logged is one an active PR needs.
+    private const string OldDeliveries =
+        """
+        SELECT d.id FROM webhook_delivery d
+        WHERE d.received_at < @Before AND d.processed_at IS NOT NULL AND d.processed_at < @Before
+          AND (d.outcome IS NULL OR d.outcome <> 'dead')
+          AND NOT EXISTS (SELECT 1 FROM event_log e WHERE e.cause_id = d.delivery_id)
+        ORDER BY d.received_at LIMIT @Batch
+        """;
+
+    public async Task<Purged> PurgeAsync(DateTimeOffset before, CancellationToken ct = default)
+    {
+        var events = await DeleteAsync("event_log", OldEvents, before, ct);
+        var deliveries = await DeleteAsync("webhook_delivery", OldDeliveries, before, ct);
+        return new Purged(deliveries, events);
+    }
+
+    private async Task<int> DeleteAsync(string table, string select, DateTimeOffset before, CancellationToken ct)
+    {
+        var total = 0;
+        await using var connection = await database.OpenAsync(ct);
+        while (true)
+        {
+            var deleted = await connection.ExecuteAsync(new CommandDefinition(
+                $"DELETE FROM {table} WHERE id IN ({select})", new { Before = before.ToUnixTimeMilliseconds(), Batch = BatchSize }, cancellationToken: ct));
+            total += deleted;
+            if (deleted < BatchSize) return total;
+        }
+    }
+}
