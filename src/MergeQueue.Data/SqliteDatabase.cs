@@ -54,7 +54,8 @@ public sealed class SqliteDatabase
             await connection.ExecuteAsync(new CommandDefinition(
                 // synchronous=FULL: in WAL mode SQLite's default (NORMAL in some builds) may lose the last
                 // commits on power loss; an accepted delivery must survive that. Set explicitly, per connection.
-                $"PRAGMA busy_timeout={_busyTimeoutMs.ToString(CultureInfo.InvariantCulture)}; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;",
+                // wal_autocheckpoint: back to SQLite's default, for a pooled connection that intake set otherwise.
+                $"PRAGMA busy_timeout={_busyTimeoutMs.ToString(CultureInfo.InvariantCulture)}; PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=1000;",
                 cancellationToken: ct));
             return connection;
         }

@@ -105,6 +105,9 @@ public sealed class WebhookInbox(SqliteDatabase database, TimeProvider? time = n
     private async Task<bool[]> InsertAsync(List<WebhookDelivery> deliveries)
     {
         await using var connection = await database.OpenAsync();
+        // The commits that answer GitHub do not also copy the log into the database file: every other
+        // writer (handling, the queue) checkpoints as usual.
+        await connection.ExecuteAsync("PRAGMA wal_autocheckpoint=0;");
         await using var tx = SqliteDatabase.BeginWrite(connection);
         await using var command = connection.CreateCommand();
         command.Transaction = tx;

@@ -197,7 +197,7 @@ public class ApiEconomyEndToEndTests
         (await t.Control.ApiCallsAsync(after)).Where(c => c.User == ServiceTester.Bot).ToArray();
 
     [Test]
-    public async Task A_pr_merged_alone_costs_at_most_22_calls_and_an_idle_tick_none()
+    public async Task A_pr_merged_alone_costs_at_most_24_calls_and_an_idle_tick_none()
     {
         await using var t = await ServiceTester.StartAsync();
         var n = await t.OpenPrAsync();
@@ -210,7 +210,9 @@ public class ApiEconomyEndToEndTests
         var statuses = calls.Count(c => c.Method == "POST" && c.Path.Contains("/statuses/", StringComparison.Ordinal));
 
         (await t.PrAsync(n)).Merged.Should().BeTrue();
-        calls.Count.Should().BeLessThanOrEqualTo(22, "today's count (goal 15, docs/benchmarks.md)");
+        // 22 before step 10, which added two reads that make merges safe: the reviewer's permission (only
+        // writers' approvals count) and when the head was pushed (a command acts on the head it was written on).
+        calls.Count.Should().BeLessThanOrEqualTo(24, "today's count (goal 15, docs/benchmarks.md)");
         statuses.Should().Be(3, "queued, testing and merged: a status is posted only when it changes");
 
         var idle = (await t.Control.ApiCallsAsync()).Select(c => c.Sequence).DefaultIfEmpty().Max();

@@ -176,6 +176,6 @@ public class WebhookIntakeTests
             .Select(m => (Event: m.Groups[1].Value, Outcome: m.Groups[2].Value)).ToList();
         labels.Should().Contain(("other", "accepted"));
         labels.Select(l => l.Event).Should().OnlyContain(e => e == "other" || !e.Contains('-'));
-        labels.Select(l => l.Outcome).Should().OnlyContain(o => new[] { "accepted", "duplicate", "handled", "ignored", "refused", "rejected", "failed", "dead" }.Contains(o));
+        labels.Select(l => l.Outcome).Should().OnlyContain(o => new[] { "accepted", "duplicate", "handled", "ignored", "refused", "rejected", "failed", "retried", "dead" }.Contains(o));
     }
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using MergeQueue.Data;
+using MergeQueue.Simulator;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -264,6 +265,36 @@ public class GitHubSignInTests
         using (var unfreeze = await PostFormAsync(visitor, page + "?handler=Unfreeze", new() { ["target"] = "main" }))
             unfreeze.StatusCode.Should().Be(HttpStatusCode.Redirect);
         (await visitor.Http.GetStringAsync(page)).Should().Contain("Done: main is open").And.NotContain("frozen by");
+    }
+
+    [Test]
+    public async Task DeadDelivery_ListedForAll_ReplayedOnlyByAnAdmin()
+    {
+        await using var t = await StartAsync();
+        var inbox = t.Service.Services.GetRequiredService<WebhookInbox>();
+        const string id = "dead-delivery-1";
+        await inbox.TryAcceptAsync(new WebhookDelivery(id, "ping", null, null, """{"zen":"x"}""", DateTimeOffset.UtcNow));
+        await inbox.MarkProcessedAsync(id, WebhookInbox.Dead, "GitHub answered 503: Service Unavailable");
+        var store = t.Service.Services.GetRequiredService<ApiKeyStore>();
+        var alice = await store.CreateUserAsync("alice", ApiRoles.User, ["acme/widgets"]);
+        using var visitor = new Visitor(t.ServiceUrl);
+        await visitor.CallbackAsync(await visitor.StartSignInAsync());
+        const string page = "audit/deliveries";
+
+        var html = await visitor.Http.GetStringAsync(page);
+        html.Should().Contain(id).And.Contain("GitHub answered 503").And.NotContain("action-replay", "only admins see the button");
+        // The server refuses, whatever the page shows.
+        using (var refused = await PostFormAsync(visitor, page + "?handler=Replay", new() { ["id"] = id }))
+            refused.StatusCode.Should().Be(HttpStatusCode.Redirect);
+        (await visitor.Http.GetStringAsync(page)).Should().Contain("Refused: alice has the user role; replaying a delivery needs admin.");
+        (await inbox.GetAsync(id))!.Outcome.Should().Be(WebhookInbox.Dead);
+
+        await store.UpdateUserAsync(alice!.Id, "alice", ApiRoles.Admin, []);
+        (await visitor.Http.GetStringAsync(page)).Should().Contain("action-replay");
+        using (var accepted = await PostFormAsync(visitor, page + "?handler=Replay", new() { ["id"] = id }))
+            accepted.StatusCode.Should().Be(HttpStatusCode.Redirect);
+        (await visitor.Http.GetStringAsync(page)).Should().Contain($"Done: delivery {id} is queued again.").And.Contain("id=\"no-dead\"");
+        await SimulatorClient.WaitUntilAsync(async ct => (await inbox.GetAsync(id, ct))!.Outcome == "pong", TimeSpan.FromSeconds(30));
     }
 
     [Test]

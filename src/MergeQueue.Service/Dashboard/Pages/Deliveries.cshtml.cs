@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Mvc.RazorPages;
 namespace MergeQueue.Service.Dashboard.Pages;
 
 /// <summary>Dead deliveries (every handling try failed), newest first, each with its error; admins replay them.</summary>
-public sealed class DeliveriesModel(WebhookInbox inbox, DeliveryProcessor processor, DashboardActions actions, ILogger<DeliveriesModel> logger) : PageModel
+public sealed class DeliveriesModel(WebhookInbox inbox, DeliveryProcessor processor, DashboardActions actions, DashboardAccess access, ILogger<DeliveriesModel> logger) : PageModel
 {
     public const int Shown = 100;
 
@@ -21,8 +21,13 @@ public sealed class DeliveriesModel(WebhookInbox inbox, DeliveryProcessor proces
 
     public async Task OnGetAsync(CancellationToken ct)
     {
-        Dead = await inbox.GetDeadAsync(Shown, ct);
         IsAdmin = (await actions.WhoAsync(User, ct))?.Role == ApiRoles.Admin;
+        var dead = await inbox.GetDeadAsync(Shown, ct);
+        // Not public: only the deliveries of repositories this person may read (admins: all).
+        var shown = new List<WebhookDelivery>();
+        foreach (var d in dead)
+            if (access.Public || IsAdmin || (d.Repo is { } repo && await access.MayReadAsync(User, repo, ct))) shown.Add(d);
+        Dead = shown;
     }
 
     public async Task<IActionResult> OnPostReplayAsync(string id, CancellationToken ct)
