@@ -3,6 +3,7 @@ using MergeQueue.Core.Ports;
 using MergeQueue.Data;
 using MergeQueue.GitHub;
 using MergeQueue.Service.Api;
+using MergeQueue.Service.Config;
 using MergeQueue.Service.Dashboard;
 using MergeQueue.Service.Jobs;
 using MergeQueue.Service.Repositories;
@@ -115,6 +116,7 @@ public static class ServiceHost
         app.MapWebhooks();
         app.MapHealthChecks("/healthz");
         app.MapMetrics("/metrics");
+        app.MapConfigSchema();
         app.UseGitHubSignIn();
         app.MapDashboard();
         app.UseApi();
