@@ -99,6 +99,7 @@ public static class ServiceHost
                 .WithSimpleSchedule(s => s.WithInterval(options.Poller.Interval).RepeatForever()));
         });
         builder.Services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
+        builder.Services.AddTracing(builder.Configuration);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         builder.Services.AddDashboard();
         builder.Services.AddApi(options.Api);
