@@ -3,6 +3,7 @@ using MergeQueue.Core.Ports;
 using MergeQueue.Data;
 using MergeQueue.GitHub;
 using MergeQueue.Service.Api;
+using MergeQueue.Service.Config;
 using MergeQueue.Service.Dashboard;
 using MergeQueue.Service.Jobs;
 using MergeQueue.Service.Repositories;
@@ -111,6 +112,7 @@ public static class ServiceHost
         });
         builder.Services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
         builder.Services.Configure<ForwardedHeadersOptions>(o => TrustProxies(o, options.KnownProxies));
+        builder.Services.AddTracing(builder.Configuration);
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database");
         builder.Services.AddDashboard();
         builder.Services.AddApi(options.Api);
@@ -130,6 +132,7 @@ public static class ServiceHost
         app.MapWebhooks();
         app.MapHealthChecks("/healthz");
         app.MapMetrics("/metrics");
+        app.MapConfigSchema();
         app.UseGitHubSignIn();
         app.MapDashboard();
         app.UseApi();

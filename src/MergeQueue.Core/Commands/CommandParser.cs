@@ -56,7 +56,7 @@ public static class CommandParser
         {
             "merge" or "r+" or ":+1:" or "👍" => ParseMerge(text, args),
             "cancel" or "r-" or ":-1:" or "👎" => NoArgs(text, args, new Command.Cancel()),
-            "try" => NoArgs(text, args, new Command.Try()),
+            "try" or "test" => NoArgs(text, args, new Command.Try()), // `test`: the seed's word for a try build
             "retry" => NoArgs(text, args, new Command.Retry()),
             "freeze" or "treeclosed" => new Command.Freeze(args.Length == 0 ? null : string.Join(' ', args)),
             "unfreeze" or "treeopen" => NoArgs(text, args, new Command.Unfreeze()),

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using MergeQueue.Core.Approval;
 using MergeQueue.Core.Config;
 using MergeQueue.Core.MergeAttempts;
@@ -44,9 +45,14 @@ public sealed partial class MergeQueueFlows(
 
     private DateTimeOffset Now => clock.GetUtcNow();
 
-    /// <summary>Runs one entry point with the repository's lock held. Code under the lock never takes it again.</summary>
-    private async Task<T> Locked<T>(RepoId repo, Func<Task<T>> flow, CancellationToken ct)
+    /// <summary>
+    /// Runs one entry point with the repository's lock held, in a span named after it (the wait for
+    /// the lock included). Code under the lock never takes it again.
+    /// </summary>
+    private async Task<T> Locked<T>(RepoId repo, Func<Task<T>> flow, CancellationToken ct, [CallerMemberName] string entryPoint = "")
     {
+        using var activity = Tracing.Source.StartActivity("flow " + (entryPoint.EndsWith("Async", StringComparison.Ordinal) ? entryPoint[..^5] : entryPoint));
+        activity?.SetTag("mergequeue.repository", repo.ToString());
         var gate = _locks.GetOrAdd(repo, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(ct);
         _reads.Value = [];
@@ -77,8 +83,8 @@ public sealed partial class MergeQueueFlows(
     private Task<IReadOnlyList<Review>> ReadReviewsAsync(RepoId repo, int number, CancellationToken ct) =>
         ReadOnceAsync("reviews", repo, number, async () => await _permissions.WithPermissionsAsync(repo, await github.GetReviewsAsync(repo, number, ct), ct));
 
-    private Task Locked(RepoId repo, Func<Task> flow, CancellationToken ct) =>
-        Locked(repo, async () => { await flow(); return true; }, ct);
+    private Task Locked(RepoId repo, Func<Task> flow, CancellationToken ct, [CallerMemberName] string entryPoint = "") =>
+        Locked(repo, async () => { await flow(); return true; }, ct, entryPoint);
 
     /// <summary>Saves the rows with their event log, and logs each transition.</summary>
     private async Task SaveAsync(Changes changes, Cause cause, CancellationToken ct)

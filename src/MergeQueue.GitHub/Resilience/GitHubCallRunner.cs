@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using MergeQueue.Core;
 using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.Retry;
@@ -67,6 +69,9 @@ internal sealed class GitHubCallRunner
 
     public async Task<T> RunAsync<T>(string operation, Func<CallAttempt, Task<T>> attempt, CancellationToken ct)
     {
+        // One span per call, retries included (their count is a tag): the operation's name, never its arguments.
+        using var activity = Tracing.Source.StartActivity("github " + operation, ActivityKind.Client);
+        activity?.SetTag("mergequeue.github.operation", operation);
         var state = new CallState(operation);
         var context = ResilienceContextPool.Shared.Get(operation, ct);
         context.Properties.Set(StateKey, state);
@@ -92,6 +97,8 @@ internal sealed class GitHubCallRunner
         finally
         {
             ResilienceContextPool.Shared.Return(context);
+            activity?.SetTag("mergequeue.github.attempts", state.Attempts);
+            if (!succeeded) activity?.SetStatus(ActivityStatusCode.Error, state.LastReason);
             Metrics.Completed(new GitHubCall(operation, state.Attempts, succeeded, state.Reconciled, _time.GetElapsedTime(started)));
         }
     }

@@ -1,3 +1,4 @@
+using MergeQueue.Core;
 using MergeQueue.Core.Flows;
 using MergeQueue.Core.Ports;
 using Quartz;
@@ -10,6 +11,8 @@ public sealed class QueueTicker(MergeQueueFlows flows, GitHubCallRecorder record
     public async Task TickAsync(CancellationToken ct)
     {
         var tick = $"tick-{clock.GetUtcNow():yyyyMMddTHHmmss.fff}";
+        using var activity = Tracing.StartRoot("poll tick");
+        activity?.SetTag("mergequeue.poll.tick", tick);
         ServiceMetrics.PollTicks.Inc();
         var started = clock.GetTimestamp();
         await recorder.RecordAsync(Cause.Poll(tick), async () => { await flows.PollAsync(Cause.Poll(tick), ct); return true; }, ct);

@@ -135,6 +135,7 @@ public sealed class DeliveryProcessor(
     private async Task<bool> ProcessAsync(WebhookDelivery delivery, CancellationToken ct)
     {
         var cause = Cause.Delivery(delivery.DeliveryId);
+        using var activity = DeliveryTracing.Start(delivery);
         using var scope = logger.BeginScope(new Dictionary<string, object?> { ["DeliveryId"] = delivery.DeliveryId, ["Event"] = delivery.Event });
         string outcome;
         try

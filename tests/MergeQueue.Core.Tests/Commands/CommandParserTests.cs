@@ -28,6 +28,9 @@ public class CommandParserTests
     [TestCase("@mergequeue r-", typeof(Command.Cancel))]
     [TestCase("@mergequeue :-1:", typeof(Command.Cancel))]
     [TestCase("@mergequeue try", typeof(Command.Try))]
+    [TestCase("@mergequeue test", typeof(Command.Try))]
+    [TestCase("@mergequeue TEST", typeof(Command.Try))]
+    [TestCase("@mergequeue: test", typeof(Command.Try))]
     [TestCase("@mergequeue retry", typeof(Command.Retry))]
     [TestCase("@mergequeue unfreeze", typeof(Command.Unfreeze))]
     [TestCase("@mergequeue treeopen", typeof(Command.Unfreeze))]
@@ -71,6 +74,9 @@ public class CommandParserTests
     [TestCase("@mergequeue merge branch=../etc", "is not a branch name")]
     [TestCase("@mergequeue merge now", "unexpected 'now'")]
     [TestCase("@mergequeue cancel please", "unexpected 'please'")]
+    [TestCase("@mergequeue test now", "unexpected 'now'")]
+    [TestCase("@mergequeue try p=2", "unexpected 'p=2'")]
+    [TestCase("@mergequeue tests", "unknown command 'tests'")]
     public void Parse_Unintelligible_IsInvalidWithAReason(string body, string reason) =>
         Parse(body).Should().ContainSingle().Which.Should().BeOfType<Command.Invalid>().Which.Reason.Should().Contain(reason);
 
