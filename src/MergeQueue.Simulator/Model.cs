@@ -35,7 +35,7 @@ public sealed class SimApp
     /// <summary>How long an installation token lives (GitHub: one hour).</summary>
     public TimeSpan TokenLifetime { get; init; } = TimeSpan.FromHours(1);
     /// <summary>The App's webhook; its deliveries name the installation they come through.</summary>
-    public SimHook? Hook { get; init; }
+    public SimHook? Hook { get; set; }
     public DateTimeOffset CreatedAt { get; init; }
 }
 

@@ -83,6 +83,10 @@ public sealed class SimulatorClient : IDisposable
     public Task<AppInfo> RegisterAppAsync(AppRequest request, CancellationToken ct = default) =>
         SendAsync<AppInfo>(HttpMethod.Post, "apps", request, ct);
 
+    /// <summary>Points the App's webhook at <paramref name="url"/> (replacing the one it had).</summary>
+    public Task<HookInfo> SetAppHookAsync(long appId, string url, string? secret = null, CancellationToken ct = default) =>
+        SendAsync<HookInfo>(HttpMethod.Put, $"apps/{appId}/hook", new HookRequest(url, secret), ct);
+
     /// <summary>Installs an App on an account for some of its repositories (webhook installation.created).</summary>
     public Task<InstallationInfo> InstallAppAsync(long appId, string account, IReadOnlyList<string> repositories, CancellationToken ct = default) =>
         SendAsync<InstallationInfo>(HttpMethod.Post, $"apps/{appId}/installations", new InstallationRequest(account, repositories), ct);

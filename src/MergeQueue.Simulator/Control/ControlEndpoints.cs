@@ -42,6 +42,12 @@ internal static class ControlEndpoints
             return Results.Ok(new AppInfo(app.Id, app.Slug, app.Bot.Login, privateKey, app.Hook?.Id));
         });
 
+        sim.MapPut("/apps/{id:long}/hook", (long id, HookRequest request) =>
+        {
+            var hook = engine.SetAppHook(id, request);
+            return Results.Ok(new HookInfo(hook.Id, hook.Url, hook.Events, null));
+        });
+
         sim.MapPost("/apps/{id:long}/installations", (long id, InstallationRequest request) => Results.Ok(Info(engine.Install(id, request))));
 
         sim.MapPost("/installations/{id:long}/repositories", (long id, InstallationRepositoriesRequest request) =>

@@ -74,6 +74,21 @@ public sealed partial class GitHubEngine
         }
     }
 
+    /// <summary>Points the App's webhook at a new URL (an App has one webhook).</summary>
+    public SimHook SetAppHook(long appId, HookRequest request)
+    {
+        var app = GetApp(appId);
+        ValidateHookUrl(request.Url);
+        var hook = new SimHook { Id = NextId(), Url = request.Url, Secret = request.Secret, Events = request.Events?.ToList() ?? ["*"], AppId = appId, CreatedAt = Now };
+        lock (Sync)
+        {
+            if (app.Hook is { } old) globalHooks.Remove(old);
+            app.Hook = hook;
+            globalHooks.Add(hook);
+        }
+        return hook;
+    }
+
     public SimApp GetApp(long id)
     {
         lock (Sync) return apps.GetValueOrDefault(id) ?? throw SimulatorError.NotFound();
