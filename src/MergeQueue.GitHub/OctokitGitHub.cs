@@ -29,6 +29,7 @@ public sealed class OctokitGitHub : IGitHub
     private readonly GitHubCallRunner _runner;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly GitHubApp? _app;
     private string? _login;
     private bool _loginKnown;
 
@@ -38,7 +39,14 @@ public sealed class OctokitGitHub : IGitHub
     {
     }
 
-    /// <summary>Uses a client the host configured (for example with GitHub App installation credentials).</summary>
+    /// <summary>Connects as a GitHub App: installation tokens per repository; our login is the App's bot.</summary>
+    public OctokitGitHub(GitHubApp app, TimeProvider time, ILogger logger, GitHubRetryOptions? options = null)
+        : this(app.CreateClient((options ?? new GitHubRetryOptions()).RequestTimeout), time, logger, options)
+    {
+        _app = app;
+    }
+
+    /// <summary>Uses a client the host configured.</summary>
     public OctokitGitHub(IGitHubClient client, TimeProvider time, ILogger logger, GitHubRetryOptions? options = null)
         : this(client, time, logger, options ?? new GitHubRetryOptions(), random: null)
     {
@@ -400,15 +408,18 @@ public sealed class OctokitGitHub : IGitHub
     }
 
     /// <summary>
-    /// Our login, for telling our comments from others'. App installation tokens cannot read
-    /// /user; then we match on the body alone, which within the look-back window is still sound.
+    /// Our login, for telling our comments from others': a GitHub App's is its bot,
+    /// <c>&lt;slug&gt;[bot]</c> (installation tokens cannot read /user). A token we cannot read
+    /// /user with: we match on the body alone, which within the look-back window is still sound.
     /// </summary>
-    private async Task<string?> GetOwnLoginAsync(CancellationToken ct)
+    public async Task<string?> GetOwnLoginAsync(CancellationToken ct)
     {
         if (_loginKnown) return _login;
         try
         {
-            _login = (await _client.User.Current().WaitAsync(ct).ConfigureAwait(false)).Login;
+            _login = _app is not null
+                ? await _app.GetBotLoginAsync(ct).ConfigureAwait(false)
+                : (await _client.User.Current().WaitAsync(ct).ConfigureAwait(false)).Login;
         }
         catch (ApiException e) when (e.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.NotFound or HttpStatusCode.Unauthorized)
         {

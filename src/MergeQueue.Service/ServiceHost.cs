@@ -42,8 +42,7 @@ public static class ServiceHost
         var options = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
         if (string.IsNullOrWhiteSpace(options.GitHub.WebhookSecret))
             throw new InvalidOperationException("MergeQueue:GitHub:WebhookSecret is required: GitHub deliveries cannot be verified without it.");
-        if (string.IsNullOrWhiteSpace(options.GitHub.Token))
-            throw new InvalidOperationException("MergeQueue:GitHub:Token is required: a token of the account the queue acts as (GitHub App authentication is planned).");
+        var useApp = UsesGitHubApp(options.GitHub);
         if (options.Api.AdminKey is { Length: > 0 and < ApiKeyAuthenticator.MinAdminKeyLength } tooShort)
             throw new InvalidOperationException($"MergeQueue:Api:AdminKey must be at least {ApiKeyAuthenticator.MinAdminKeyLength} characters (it has {tooShort.Length}): "
                 + "it is a password to the whole API; make one with e.g. `openssl rand -base64 32`.");
@@ -76,8 +75,12 @@ public static class ServiceHost
         builder.Services.AddSingleton(sp =>
         {
             // Retry waits are real time even when the queue's clock is not (tests fake the queue's clock).
-            var github = new OctokitGitHub(new Uri(options.GitHub.ApiUrl), options.GitHub.Token ?? "", TimeProvider.System,
-                sp.GetRequiredService<ILoggerFactory>().CreateLogger("MergeQueue.GitHub"), GitHubRetries(builder.Configuration));
+            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("MergeQueue.GitHub");
+            var apiUrl = new Uri(options.GitHub.ApiUrl);
+            // With both an App and a token, the App is used (CONTRACT §1).
+            var github = useApp
+                ? new OctokitGitHub(new GitHubApp(apiUrl, options.GitHub.AppId!, options.GitHub.PrivateKeyPath!, TimeProvider.System, logger), TimeProvider.System, logger, GitHubRetries(builder.Configuration))
+                : new OctokitGitHub(apiUrl, options.GitHub.Token!, TimeProvider.System, logger, GitHubRetries(builder.Configuration));
             github.Metrics.CallCompleted += call =>
             {
                 ServiceMetrics.GitHubCalls.WithLabels(call.Operation, call.Succeeded ? "ok" : "error").Inc();
@@ -124,8 +127,9 @@ public static class ServiceHost
             .Where(file => file is { Exists: true })
             .Select(file => file!.PhysicalPath)
             .ToArray();
-        app.Logger.LogInformation("Settings read from {SettingsFiles}; database {Provider}; GitHub at {ApiUrl}; poller every {Interval}",
-            settingsFiles, options.Database.Provider, options.GitHub.ApiUrl, options.Poller.Interval);
+        app.Logger.LogInformation("Settings read from {SettingsFiles}; database {Provider}; GitHub at {ApiUrl} as {Credentials}; poller every {Interval}",
+            settingsFiles, options.Database.Provider, options.GitHub.ApiUrl,
+            useApp ? $"GitHub App {options.GitHub.AppId} (key {options.GitHub.PrivateKeyPath})" : "the account of MergeQueue:GitHub:Token", options.Poller.Interval);
         // First: behind a TLS proxy the request is https (Secure cookies, sign-in callback) and the client is the proxy's client (rate limits).
         app.UseForwardedHeaders();
         app.UseHttpMetrics();
@@ -139,9 +143,43 @@ public static class ServiceHost
         return app;
     }
 
-    /// <summary>Creates or migrates the schema: the service does it at every start (CONTRACT §1).</summary>
-    public static async Task MigrateAsync(this WebApplication app) =>
+    /// <summary>
+    /// What the service does at every start before serving: creates or migrates the schema (CONTRACT §1)
+    /// and, as a GitHub App, asks GitHub who the App is (<c>GET /app</c>), which proves the key: a key
+    /// GitHub refuses stops the start with an error naming the App id and the key file. GitHub not
+    /// answering does not stop it.
+    /// </summary>
+    public static async Task MigrateAsync(this WebApplication app)
+    {
         await app.Services.GetRequiredService<SqliteDatabase>().MigrateAsync();
+        if (!UsesGitHubApp(app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.GitHub)) return;
+        try
+        {
+            var login = await app.Services.GetRequiredService<OctokitGitHub>().GetOwnLoginAsync(CancellationToken.None);
+            app.Logger.LogInformation("GitHub App authentication: acting as {Login}", login);
+        }
+        catch (InvalidOperationException e) when (e.Message.StartsWith("MergeQueue:", StringComparison.Ordinal))
+        {
+            app.Logger.LogCritical("MergeQueue cannot start: {Message}", e.Message);
+            throw;
+        }
+        catch (Exception e) when (e is Octokit.ApiException or HttpRequestException or TaskCanceledException)
+        {
+            app.Logger.LogWarning("GitHub did not answer who GitHub App {AppId} is ({Error}); starting anyway", app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.GitHub.AppId, e.Message);
+        }
+    }
+
+    /// <summary>App settings win over a token; one of the two is required, and the App's two settings go together.</summary>
+    private static bool UsesGitHubApp(ServiceOptions.GitHubOptions github)
+    {
+        var hasId = !string.IsNullOrWhiteSpace(github.AppId);
+        var hasKey = !string.IsNullOrWhiteSpace(github.PrivateKeyPath);
+        if (hasId != hasKey)
+            throw new InvalidOperationException($"MergeQueue:GitHub:{(hasId ? "PrivateKeyPath" : "AppId")} is missing: GitHub App authentication needs both MergeQueue:GitHub:AppId and MergeQueue:GitHub:PrivateKeyPath.");
+        if (!hasId && string.IsNullOrWhiteSpace(github.Token))
+            throw new InvalidOperationException("MergeQueue:GitHub: no GitHub credentials: set MergeQueue:GitHub:AppId and MergeQueue:GitHub:PrivateKeyPath (GitHub App, docs/github-app.md), or MergeQueue:GitHub:Token (a personal access token).");
+        return hasId;
+    }
 
     /// <summary>Believes X-Forwarded-For and X-Forwarded-Proto from loopback and the proxies the operator named.</summary>
     private static void TrustProxies(ForwardedHeadersOptions forwarded, IEnumerable<string> proxies)

@@ -830,4 +830,94 @@ public sealed class GitHubJson(Uri baseUrl)
         if (FindUser(repo, signature.Email) is { } user) json["username"] = user.Login;
         return json;
     }
+
+    // ---- GitHub Apps ----
+
+    /// <summary>The permissions the simulator grants every installation: what a merge queue asks for.</summary>
+    private static JsonObject AppPermissions() => new()
+    {
+        ["checks"] = "write",
+        ["contents"] = "write",
+        ["issues"] = "write",
+        ["metadata"] = "read",
+        ["pull_requests"] = "write",
+        ["statuses"] = "write",
+    };
+
+    private static readonly string[] AppEvents = ["check_run", "check_suite", "issue_comment", "pull_request", "pull_request_review", "push", "status"];
+
+    /// <summary>The <c>installation</c> member of an App's repository deliveries.</summary>
+    public static JsonObject InstallationReference(long id) => new() { ["id"] = id, ["node_id"] = NodeId("Integration::Installation", id) };
+
+    public JsonObject App(SimApp app, int installations) => new()
+    {
+        ["id"] = app.Id,
+        ["slug"] = app.Slug,
+        ["node_id"] = NodeId("Integration", app.Id),
+        ["client_id"] = $"Iv1.{app.Id:x16}",
+        ["owner"] = User(app.Owner),
+        ["name"] = app.Slug,
+        ["description"] = "",
+        ["external_url"] = HtmlUrl(""),
+        ["html_url"] = HtmlUrl($"apps/{app.Slug}"),
+        ["created_at"] = Timestamp(app.CreatedAt),
+        ["updated_at"] = Timestamp(app.CreatedAt),
+        ["permissions"] = AppPermissions(),
+        ["events"] = JsonList(AppEvents.Select(e => (JsonNode?)e)),
+        ["installations_count"] = installations,
+    };
+
+    /// <param name="forWebhook">Deliveries carry the times as unix seconds; the REST API as timestamps.</param>
+    public JsonObject Installation(SimInstallation installation, bool forWebhook = false) => new()
+    {
+        ["id"] = installation.Id,
+        ["account"] = User(installation.Account),
+        ["repository_selection"] = "selected",
+        ["access_tokens_url"] = ApiUrl($"app/installations/{installation.Id}/access_tokens"),
+        ["repositories_url"] = ApiUrl("installation/repositories"),
+        ["html_url"] = HtmlUrl($"settings/installations/{installation.Id}"),
+        ["app_id"] = installation.App.Id,
+        ["app_slug"] = installation.App.Slug,
+        ["target_id"] = installation.Account.Id,
+        ["target_type"] = installation.Account.Type == "Organization" ? "Organization" : "User",
+        ["permissions"] = AppPermissions(),
+        ["events"] = JsonList(AppEvents.Select(e => (JsonNode?)e)),
+        ["created_at"] = forWebhook ? installation.CreatedAt.ToUnixTimeSeconds() : Timestamp(installation.CreatedAt),
+        ["updated_at"] = forWebhook ? installation.UpdatedAt.ToUnixTimeSeconds() : Timestamp(installation.UpdatedAt),
+        ["single_file_name"] = null,
+        ["has_multiple_single_files"] = false,
+        ["single_file_paths"] = new JsonArray(),
+        ["suspended_at"] = null,
+        ["suspended_by"] = null,
+    };
+
+    /// <summary>The short repository shape of installation payloads and token answers.</summary>
+    public static JsonObject InstallationRepository(SimRepository repo) => new()
+    {
+        ["id"] = repo.Id,
+        ["node_id"] = NodeId("Repository", repo.Id),
+        ["name"] = repo.Name,
+        ["full_name"] = repo.FullName,
+        ["private"] = repo.Private,
+    };
+
+    public JsonObject InstallationEvent(string action, SimInstallation installation, IEnumerable<SimRepository> repositories, SimUser sender) => new()
+    {
+        ["action"] = action,
+        ["installation"] = Installation(installation, forWebhook: true),
+        ["repositories"] = JsonList(repositories.Select(r => (JsonNode?)InstallationRepository(r))),
+        ["requester"] = null,
+        ["sender"] = User(sender),
+    };
+
+    public JsonObject InstallationRepositoriesEvent(string action, SimInstallation installation, IEnumerable<SimRepository> added, IEnumerable<SimRepository> removed, SimUser sender) => new()
+    {
+        ["action"] = action,
+        ["installation"] = Installation(installation, forWebhook: true),
+        ["repository_selection"] = "selected",
+        ["repositories_added"] = JsonList(added.Select(r => (JsonNode?)InstallationRepository(r))),
+        ["repositories_removed"] = JsonList(removed.Select(r => (JsonNode?)InstallationRepository(r))),
+        ["requester"] = null,
+        ["sender"] = User(sender),
+    };
 }

@@ -87,6 +87,7 @@ public sealed class GitHubSimulator : IAsyncDisposable
         CommitEndpoints.Map(app, engine);
         IssueEndpoints.Map(app, engine);
         OAuthEndpoints.Map(app, engine);
+        AppEndpoints.Map(app, engine);
         ControlEndpoints.Map(app, engine, faults, log);
         app.MapFallback(() => { throw SimulatorError.NotFound(); });
     }

@@ -18,6 +18,37 @@ public sealed class SimUser
     /// (admin, maintain, write, triage, read), or null for none beyond the per-repository ones.
     /// </summary>
     public string? GlobalPermission { get; set; }
+    /// <summary>The GitHub App this account is the bot of (<c>&lt;slug&gt;[bot]</c>); null for people and plain bots.</summary>
+    public long? AppId { get; init; }
+}
+
+/// <summary>A GitHub App: it authenticates with JWTs signed by its private key and acts as its bot through installations.</summary>
+public sealed class SimApp
+{
+    public required long Id { get; init; }
+    public required string Slug { get; init; }
+    public required SimUser Owner { get; init; }
+    /// <summary>The account installation tokens act as: <c>&lt;slug&gt;[bot]</c>.</summary>
+    public required SimUser Bot { get; init; }
+    /// <summary>The public half of the App's key; JWTs are verified against it.</summary>
+    public required System.Security.Cryptography.RSA PublicKey { get; init; }
+    /// <summary>How long an installation token lives (GitHub: one hour).</summary>
+    public TimeSpan TokenLifetime { get; init; } = TimeSpan.FromHours(1);
+    /// <summary>The App's webhook; its deliveries name the installation they come through.</summary>
+    public SimHook? Hook { get; set; }
+    public DateTimeOffset CreatedAt { get; init; }
+}
+
+/// <summary>An App installed on an account, for some of that account's repositories.</summary>
+public sealed class SimInstallation
+{
+    public required long Id { get; init; }
+    public required SimApp App { get; init; }
+    public required SimUser Account { get; init; }
+    /// <summary>Full names of the repositories the installation may reach.</summary>
+    public HashSet<string> Repositories { get; } = new(StringComparer.OrdinalIgnoreCase);
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; set; }
 }
 
 public sealed class SimRepository
@@ -196,6 +227,8 @@ public sealed class SimHook
     public bool Active { get; set; } = true;
     /// <summary>The repository a repository hook belongs to; null for a global (GitHub App) hook.</summary>
     public string? Repository { get; init; }
+    /// <summary>The registered App whose webhook this is: it gets events of its installations' repositories only.</summary>
+    public long? AppId { get; init; }
     public string ContentType { get; init; } = "json";
     public DateTimeOffset CreatedAt { get; init; }
 }

@@ -77,6 +77,36 @@ public sealed class SimulatorClient : IDisposable
     public Task<OAuthAppRequest> RegisterOAuthAppAsync(string clientId, string clientSecret, string callbackUrl, CancellationToken ct = default) =>
         SendAsync<OAuthAppRequest>(HttpMethod.Post, "oauth/apps", new OAuthAppRequest(clientId, clientSecret, callbackUrl), ct);
 
+    // ---- GitHub Apps ----
+
+    /// <summary>Registers a GitHub App; without a public key, the answer holds a new private key (PEM).</summary>
+    public Task<AppInfo> RegisterAppAsync(AppRequest request, CancellationToken ct = default) =>
+        SendAsync<AppInfo>(HttpMethod.Post, "apps", request, ct);
+
+    /// <summary>Points the App's webhook at <paramref name="url"/> (replacing the one it had).</summary>
+    public Task<HookInfo> SetAppHookAsync(long appId, string url, string? secret = null, CancellationToken ct = default) =>
+        SendAsync<HookInfo>(HttpMethod.Put, $"apps/{appId}/hook", new HookRequest(url, secret), ct);
+
+    /// <summary>Installs an App on an account for some of its repositories (webhook installation.created).</summary>
+    public Task<InstallationInfo> InstallAppAsync(long appId, string account, IReadOnlyList<string> repositories, CancellationToken ct = default) =>
+        SendAsync<InstallationInfo>(HttpMethod.Post, $"apps/{appId}/installations", new InstallationRequest(account, repositories), ct);
+
+    /// <summary>Adds repositories to an installation (webhook installation_repositories.added).</summary>
+    public Task<InstallationInfo> AddInstallationRepositoriesAsync(long installationId, IReadOnlyList<string> repositories, CancellationToken ct = default) =>
+        SendAsync<InstallationInfo>(HttpMethod.Post, $"installations/{installationId}/repositories", new InstallationRepositoriesRequest(repositories), ct);
+
+    /// <summary>Removes a repository ("owner/name") from an installation (webhook installation_repositories.removed).</summary>
+    public Task<InstallationInfo> RemoveInstallationRepositoryAsync(long installationId, string fullName, CancellationToken ct = default) =>
+        SendAsync<InstallationInfo>(HttpMethod.Delete, $"installations/{installationId}/{RepoPath(fullName).Replace("repos/", "repositories/", StringComparison.Ordinal)}", null, ct);
+
+    /// <summary>Uninstalls (webhook installation.deleted); its tokens stop working.</summary>
+    public Task UninstallAppAsync(long installationId, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Delete, $"installations/{installationId}", null, ct);
+
+    /// <summary>Revokes every token of an installation: the next call with one answers 401. Returns how many.</summary>
+    public Task<int> RevokeInstallationTokensAsync(long installationId, CancellationToken ct = default) =>
+        SendAsync<int>(HttpMethod.Delete, $"installations/{installationId}/tokens", null, ct);
+
     /// <summary>Signs <paramref name="login"/> in at "GitHub" in the browser (null signs out): they approve authorization requests.</summary>
     public Task SignInBrowserAsync(string? login, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, "oauth/browser-login", new BrowserLoginRequest(login), ct);

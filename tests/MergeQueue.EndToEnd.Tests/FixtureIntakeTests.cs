@@ -68,6 +68,11 @@ public class FixtureIntakeTests
             case "ping":
                 parsed.Should().BeOfType<GitHubEvent.Ping>();
                 break;
+            case "installation" or "installation_repositories":
+                var installation = parsed.Should().BeOfType<GitHubEvent.InstallationChanged>().Which;
+                installation.InstallationId.Should().BePositive();
+                installation.Added.Concat(installation.Removed).Should().NotBeEmpty("every fixture adds or removes a repository");
+                break;
             default:
                 parsed.Should().BeOfType<GitHubEvent.Ignored>();
                 break;

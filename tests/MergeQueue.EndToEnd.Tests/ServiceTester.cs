@@ -54,6 +54,12 @@ public sealed class ServiceTester : IAsyncDisposable
     public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
     public string DatabasePath => Path.Combine(_dataDir, "mergequeue.db");
     public string BotToken { get; private set; } = "";
+    /// <summary>The login the service acts as: <see cref="Bot"/>, or the App's bot once started as a GitHub App.</summary>
+    public string BotLogin { get; private set; } = Bot;
+    /// <summary>The GitHub App the service authenticates as (<see cref="StartServiceAsAppAsync"/>); null with a token.</summary>
+    public AppInfo? App { get; private set; }
+    /// <summary>Repositories whose targets the invariant is asserted on at dispose.</summary>
+    public List<string> Repos { get; } = [Repo];
     public RepoConfigText Config { get; private set; } = new(DefaultConfig);
 
     public sealed record RepoConfigText(string Yaml);
@@ -111,7 +117,31 @@ public sealed class ServiceTester : IAsyncDisposable
         await Service.StartAsync();
         var address = Service.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         ServiceUrl = new Uri(address.TrimEnd('/') + "/");
-        await Control.RegisterHookAsync(new Uri(ServiceUrl, "webhooks/github").ToString(), Secret);
+        var hook = new Uri(ServiceUrl, "webhooks/github").ToString();
+        if (App is null) await Control.RegisterHookAsync(hook, Secret);
+        else await Control.SetAppHookAsync(App.Id, hook, Secret);
+    }
+
+    /// <summary>
+    /// Starts the service with GitHub App settings only (no token): an App "mergequeue" whose key file is
+    /// written to the data folder, installed on acme for <see cref="Repo"/>; its webhook is the service's.
+    /// </summary>
+    public async Task<AppInfo> StartServiceAsAppAsync(int tokenLifetimeSeconds = 3600, IDictionary<string, string?>? settings = null)
+    {
+        App = await Control.RegisterAppAsync(new AppRequest("mergequeue", TokenLifetimeSeconds: tokenLifetimeSeconds));
+        BotLogin = App.BotLogin;
+        await Control.InstallAppAsync(App.Id, "acme", [Repo]);
+        var keyPath = Path.Combine(_dataDir, "app.pem");
+        await File.WriteAllTextAsync(keyPath, App.PrivateKeyPem);
+        var appSettings = new Dictionary<string, string?>
+        {
+            ["MergeQueue:GitHub:Token"] = "",
+            ["MergeQueue:GitHub:AppId"] = App.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["MergeQueue:GitHub:PrivateKeyPath"] = keyPath,
+        };
+        foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) appSettings[k] = v;
+        await StartServiceAsync(appSettings);
+        return App;
     }
 
     public async Task StopServiceAsync()
@@ -250,11 +280,11 @@ public sealed class ServiceTester : IAsyncDisposable
     /// The shared invariant: the bot only ever moved the target by fast-forward, to commits on which
     /// every required check of the repository's config was present and had passed.
     /// </summary>
-    public async Task AssertTargetOnlyMovedToGreenAsync(string branch = "main")
+    public async Task AssertTargetOnlyMovedToGreenAsync(string branch = "main", string repo = Repo)
     {
         var required = Core.Config.RepoConfigParser.Parse(Config.Yaml).Config?.RequiredChecks ?? ["ci"];
-        var moves = await Control.BranchMovesAsync(Repo, branch);
-        foreach (var move in moves.Where(m => m.Actor == Bot))
+        var moves = await Control.BranchMovesAsync(repo, branch);
+        foreach (var move in moves.Where(m => m.Actor == BotLogin))
         {
             move.Forced.Should().BeFalse($"{branch} must only fast-forward");
             move.Checks.Should().NotBeNull();
@@ -276,8 +306,9 @@ public sealed class ServiceTester : IAsyncDisposable
         {
             // Every test asserts the invariant, whether it remembered to or not: on each target branch of the
             // config, the bot only fast-forwarded, to commits whose required checks all passed.
-            foreach (var target in Core.Config.RepoConfigParser.Parse(Config.Yaml).Config?.TargetBranches ?? ["main"])
-                await AssertTargetOnlyMovedToGreenAsync(target);
+            foreach (var repo in Repos)
+                foreach (var target in Core.Config.RepoConfigParser.Parse(Config.Yaml).Config?.TargetBranches ?? ["main"])
+                    await AssertTargetOnlyMovedToGreenAsync(target, repo);
         }
         finally
         {

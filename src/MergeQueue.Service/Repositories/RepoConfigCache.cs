@@ -28,8 +28,16 @@ public sealed class RepoConfigCache(IGitHub github, ILogger<RepoConfigCache> log
     /// <summary>The repositories seen so far and whether each is managed (for the dashboard and API).</summary>
     public IReadOnlyDictionary<RepoId, RepoConfig?> Known => _entries.ToDictionary(e => e.Key, e => e.Value.Config);
 
-    /// <summary>Reads the file again after a push to the default branch.</summary>
-    public Task ReloadAsync(RepoId repo, CommitSha pushedCommit, CancellationToken ct) => LoadAsync(repo, pushedCommit, ct);
+    /// <summary>Reads the file again: after a push to the default branch (that commit gets the config status), or when the App can reach the repository again.</summary>
+    public Task<RepoConfig?> ReloadAsync(RepoId repo, CommitSha? pushedCommit, CancellationToken ct) => LoadAsync(repo, pushedCommit, ct);
+
+    /// <summary>The GitHub App can no longer reach the repository: not managed until it is added again.</summary>
+    public void Unreachable(RepoId repo)
+    {
+        if (_entries.TryGetValue(repo, out var entry) && entry.Config is not null)
+            logger.LogInformation("{Repo}: removed from the GitHub App's installation; the repository is no longer managed", repo);
+        _entries[repo] = new Entry(null, null);
+    }
 
     private async Task<RepoConfig?> LoadAsync(RepoId repo, CommitSha? pushedCommit, CancellationToken ct)
     {

@@ -14,17 +14,23 @@ namespace MergeQueue.Service.Sandbox;
 public sealed class SandboxMode : IAsyncDisposable
 {
     public const string Repository = "demo/widgets";
-    public const string BotLogin = "mergequeue-bot";
+    /// <summary>The sandbox's GitHub App; the service acts as its bot.</summary>
+    public const string AppSlug = "mergequeue";
+    public const string BotLogin = AppSlug + "[bot]";
 
     private readonly string _dataDir;
 
-    private SandboxMode(GitHubSimulator simulator, WebApplication service, Uri serviceUrl, string dataDir)
+    private SandboxMode(GitHubSimulator simulator, WebApplication service, Uri serviceUrl, string dataDir, long appId)
     {
         Simulator = simulator;
         Service = service;
         ServiceUrl = serviceUrl;
         _dataDir = dataDir;
+        AppId = appId;
     }
+
+    /// <summary>The GitHub App registered at the simulator, whose key the service signs its JWTs with.</summary>
+    public long AppId { get; }
 
     public GitHubSimulator Simulator { get; }
     public WebApplication Service { get; }
@@ -54,7 +60,11 @@ public sealed class SandboxMode : IAsyncDisposable
         var dataDir = Path.Combine(Path.GetTempPath(), "mergequeue-sandbox-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dataDir);
         var simulator = await GitHubSimulator.StartAsync(new SimulatorOptions { Ci = new CiConfig(DelayMs: 3000) }, ct);
-        var bot = await simulator.Control.CreateUserAsync(BotLogin, type: "Bot", ct: ct);
+        // GitHub App authentication, as in production: the simulator makes the App's key pair and the
+        // service gets the private key's file, never a token.
+        var app = await simulator.Control.RegisterAppAsync(new AppRequest(AppSlug), ct);
+        var keyPath = Path.Combine(dataDir, "github-app.pem");
+        await File.WriteAllTextAsync(keyPath, app.PrivateKeyPem, ct);
         var secret = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
 
         var service = ServiceHost.Build(args, new Dictionary<string, string?>
@@ -62,7 +72,8 @@ public sealed class SandboxMode : IAsyncDisposable
             ["Urls"] = "http://127.0.0.1:5000",
             ["ConnectionStrings:MergeQueue"] = $"Data Source={Path.Combine(dataDir, "mergequeue.db")}",
             ["MergeQueue:GitHub:ApiUrl"] = simulator.BaseUrl.ToString(),
-            ["MergeQueue:GitHub:Token"] = bot.Token,
+            ["MergeQueue:GitHub:AppId"] = app.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["MergeQueue:GitHub:PrivateKeyPath"] = keyPath,
             ["MergeQueue:GitHub:WebhookSecret"] = secret,
             ["MergeQueue:GitHub:Retry:BaseDelay"] = "00:00:00.200",
             ["MergeQueue:Poller:Interval"] = "00:00:05",
@@ -75,12 +86,12 @@ public sealed class SandboxMode : IAsyncDisposable
         await service.StartAsync(ct);
         var address = service.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var serviceUrl = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/') + "/");
-        await simulator.Control.RegisterHookAsync(new Uri(serviceUrl, "webhooks/github").ToString(), secret, ct: ct);
+        await simulator.Control.SetAppHookAsync(app.Id, new Uri(serviceUrl, "webhooks/github").ToString(), secret, ct);
         await simulator.Control.RegisterOAuthAppAsync(SignInClientId, secret, new Uri(serviceUrl, "signin/callback").ToString(), ct);
         await simulator.Control.CreateUserAsync(SignInLogin, ct: ct);
         await simulator.Control.SignInBrowserAsync(SignInLogin, ct);
         await service.Services.GetRequiredService<MergeQueue.Data.ApiKeyStore>().CreateUserAsync(SignInLogin, MergeQueue.Data.ApiRoles.Admin, [], ct);
-        return new SandboxMode(simulator, service, serviceUrl, dataDir);
+        return new SandboxMode(simulator, service, serviceUrl, dataDir, app.Id);
     }
 
     /// <summary>The demo: five pull requests, approved and requested with a comment, as a team would.</summary>
@@ -102,7 +113,8 @@ public sealed class SandboxMode : IAsyncDisposable
             ["README.md"] = "# Widgets\n\nA demo repository for MergeQueue's sandbox.\n",
             ["src/widgets.txt"] = "gear\nsprocket\n",
         }, ct: ct);
-        await control.SetPermissionAsync(Repository, BotLogin, "write", ct);
+        // Installing the App on the repository's account tells the service (installation.created): it finds the config.
+        await control.InstallAppAsync(AppId, "demo", [Repository], ct);
         foreach (var user in new[] { "alice", "bob", "carol" })
         {
             await control.CreateUserAsync(user, ct: ct);

@@ -28,6 +28,8 @@ public sealed class DeliveryHandler(
                 return "pong";
             case GitHubEvent.Ignored ignored:
                 return $"ignored: {ignored.Why}";
+            case GitHubEvent.InstallationChanged installation:
+                return await OnInstallationAsync(installation, ct);
         }
 
         var repo = delivery.Repo ?? throw new FormatException("missing repository.full_name");
@@ -68,6 +70,21 @@ public sealed class DeliveryHandler(
             default:
                 return "ignored";
         }
+    }
+
+    /// <summary>
+    /// A repository the App can now reach is discovered (managed if its default branch holds the
+    /// config); one it can no longer reach stops being managed, so nothing new starts there.
+    /// </summary>
+    private async Task<string> OnInstallationAsync(GitHubEvent.InstallationChanged installation, CancellationToken ct)
+    {
+        foreach (var repo in installation.Removed) configs.Unreachable(repo);
+        var managed = 0;
+        foreach (var repo in installation.Added)
+            if (await configs.ReloadAsync(repo, null, ct) is not null) managed++;
+        logger.LogInformation("Installation {Installation} {Action}: {Added} repositories added ({Managed} managed), {Removed} removed",
+            installation.InstallationId, installation.Action, installation.Added.Count, managed, installation.Removed.Count);
+        return $"installation {installation.Action}: {installation.Added.Count} added ({managed} managed), {installation.Removed.Count} removed";
     }
 
     private async Task<string> OnPullRequestAsync(RepoId repo, GitHubEvent.PullRequestChanged pr, Cause cause, CancellationToken ct)

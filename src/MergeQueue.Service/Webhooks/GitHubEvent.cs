@@ -18,6 +18,8 @@ public abstract record GitHubEvent
     /// <summary>A check run or check suite changed on a commit.</summary>
     public sealed record ChecksChanged(RepoId Repo, CommitSha Sha) : GitHubEvent;
     public sealed record Pushed(RepoId Repo, string Ref, CommitSha After, string DefaultBranch, IReadOnlyList<string> ChangedFiles) : GitHubEvent;
+    /// <summary>The GitHub App was installed or uninstalled, or repositories were added to or removed from an installation.</summary>
+    public sealed record InstallationChanged(string Action, long InstallationId, IReadOnlyList<RepoId> Added, IReadOnlyList<RepoId> Removed) : GitHubEvent;
     public sealed record Ping : GitHubEvent;
     /// <summary>An event or action the queue has no use for.</summary>
     public sealed record Ignored(string Why) : GitHubEvent;
@@ -90,6 +92,18 @@ public abstract record GitHubEvent
                 var repository = Obj(root, "repository");
                 return new Pushed(RepoOf(root), Str(root, "ref"), new CommitSha(Str(root, "after")), OptString(repository, "default_branch") ?? "main", files);
             }
+            case "installation" or "installation_repositories":
+            {
+                var id = Long(Obj(root, "installation"), "id");
+                var (added, removed) = (eventName, action) switch
+                {
+                    ("installation", "created") => (Repos(root, "repositories"), []),
+                    ("installation", "deleted") => ([], Repos(root, "repositories")),
+                    ("installation_repositories", _) => (Repos(root, "repositories_added"), Repos(root, "repositories_removed")),
+                    _ => ((IReadOnlyList<RepoId>)[], (IReadOnlyList<RepoId>)[]),
+                };
+                return new InstallationChanged(action, id, added, removed);
+            }
             default:
                 return new Ignored($"event '{eventName}' is not used");
         }
@@ -101,6 +115,12 @@ public abstract record GitHubEvent
         && repo.TryGetProperty("full_name", out var name) && name.ValueKind == JsonValueKind.String && name.GetString() is { } s && s.Contains('/')
             ? RepoId.Parse(s)
             : null;
+
+    /// <summary>The full names of an installation payload's repository list (absent: none).</summary>
+    private static IReadOnlyList<RepoId> Repos(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var list) && list.ValueKind == JsonValueKind.Array
+            ? list.EnumerateArray().Select(r => RepoId.Parse(Str(r, "full_name"))).ToList()
+            : [];
 
     private static RepoId RepoOf(JsonElement root) => TryRepo(root) ?? throw new FormatException("missing repository.full_name");
 

@@ -15,6 +15,10 @@ namespace MergeQueue.Simulator.Api;
 public sealed class ApiMiddleware(RequestDelegate next, GitHubEngine engine, ApiFaultInjector faults, ApiCallLog log)
 {
     public const string UserKey = "sim.user";
+    /// <summary>The App a request's JWT speaks for (only on the endpoints that take one).</summary>
+    public const string AppKey = "sim.app";
+    /// <summary>The installation and token of a request made with an installation token.</summary>
+    public const string InstallationKey = "sim.installation";
 
     public async Task InvokeAsync(HttpContext ctx)
     {
@@ -43,7 +47,7 @@ public sealed class ApiMiddleware(RequestDelegate next, GitHubEngine engine, Api
 
             await GuardAsync(ctx, async () =>
             {
-                user = Authenticate(ctx);
+                user = Authenticate(ctx, path);
                 var (limit, remaining, reset, used) = log.Count(user.Login);
                 var h = ctx.Response.Headers;
                 h["x-ratelimit-limit"] = limit.ToString(CultureInfo.InvariantCulture);
@@ -64,7 +68,44 @@ public sealed class ApiMiddleware(RequestDelegate next, GitHubEngine engine, Api
         }
     }
 
-    private SimUser Authenticate(HttpContext ctx)
+    private SimUser Authenticate(HttpContext ctx, string path)
+    {
+        var token = Token(ctx) ?? throw new SimulatorError(401, "Bad credentials");
+        if (GitHubEngine.LooksLikeJwt(token))
+        {
+            // A JWT reaches only the App's own endpoints; everything else takes an installation token.
+            var app = engine.AuthenticateAppJwt(token);
+            if (!TakesJwt(path)) throw SimulatorError.Forbidden();
+            ctx.Items[AppKey] = app;
+            return app.Bot;
+        }
+        if (engine.InstallationOfToken(token) is { } installation)
+        {
+            if (TakesJwt(path)) throw new SimulatorError(401, GitHubEngine.JwtUndecodable);
+            // An installation token sees its installation's repositories only; others do not exist for it.
+            if (RepoOf(path) is { } repo && !installation.Repositories.Contains(repo)) throw SimulatorError.NotFound();
+            if (path is "/user") throw SimulatorError.Forbidden();
+            ctx.Items[InstallationKey] = (installation, token);
+            return installation.App.Bot;
+        }
+        return engine.UserByToken(token) ?? throw new SimulatorError(401, "Bad credentials");
+    }
+
+    /// <summary><c>/app/...</c> and <c>/repos/{o}/{r}/installation</c>: GitHub wants the App's JWT there.</summary>
+    internal static bool TakesJwt(string path) =>
+        path == "/app" || path.StartsWith("/app/", StringComparison.Ordinal)
+        || (RepoOf(path) is not null && path.Split('/') is { Length: 5 } s && s[4] == "installation");
+
+    /// <summary>owner/name of a /repos/{owner}/{repo}/... path.</summary>
+    private static string? RepoOf(string path)
+    {
+        var s = path.Split('/');
+        return s.Length >= 4 && s[1] == "repos" && s[2].Length > 0 && s[3].Length > 0
+            ? $"{Uri.UnescapeDataString(s[2])}/{Uri.UnescapeDataString(s[3])}"
+            : null;
+    }
+
+    private static string? Token(HttpContext ctx)
     {
         var header = ctx.Request.Headers.Authorization.ToString();
         if (string.IsNullOrWhiteSpace(header)) throw new SimulatorError(401, "Requires authentication");
@@ -85,7 +126,7 @@ public sealed class ApiMiddleware(RequestDelegate next, GitHubEngine engine, Api
             {
             }
         }
-        return (token is null ? null : engine.UserByToken(token)) ?? throw new SimulatorError(401, "Bad credentials");
+        return token;
     }
 
     /// <summary>Turns refusals into GitHub's error bodies; anything unforeseen into a 500 that the log remembers.</summary>

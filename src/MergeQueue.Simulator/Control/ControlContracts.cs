@@ -189,3 +189,28 @@ public sealed record RandomApiFaults(double Probability, int Seed = 0, IReadOnly
 /// <summary>Whether background work (webhook deliveries, CI runs) is finished.</summary>
 /// <param name="HeldCi">CI runs held until released; they do not make the simulator busy (only a test's release ends them).</param>
 public sealed record IdleInfo(bool Idle, int PendingDeliveries, int RunningCi, int HeldCi = 0);
+
+/// <summary>
+/// Registers a GitHub App. Without <paramref name="PublicKeyPem"/> the simulator makes a key pair and
+/// returns its private half once (<see cref="AppInfo.PrivateKeyPem"/>). With <paramref name="WebhookUrl"/>,
+/// the App's webhook gets the events of its installations' repositories and of its installations.
+/// </summary>
+/// <param name="TokenLifetimeSeconds">How long installation tokens live (GitHub: 3600).</param>
+public sealed record AppRequest(
+    string Slug,
+    long? Id = null,
+    string? PublicKeyPem = null,
+    string? WebhookUrl = null,
+    string? WebhookSecret = null,
+    int TokenLifetimeSeconds = 3600,
+    string? Owner = null);
+
+/// <param name="BotLogin">The account installation tokens act as: <c>&lt;slug&gt;[bot]</c>.</param>
+public sealed record AppInfo(long Id, string Slug, string BotLogin, string? PrivateKeyPem, long? HookId);
+
+/// <summary>Installs an App on an account, for these of its repositories ("name" or "owner/name").</summary>
+public sealed record InstallationRequest(string Account, IReadOnlyList<string>? Repositories = null);
+
+public sealed record InstallationRepositoriesRequest(IReadOnlyList<string> Repositories);
+
+public sealed record InstallationInfo(long Id, long AppId, string Account, IReadOnlyList<string> Repositories);

@@ -34,6 +34,36 @@ internal static class ControlEndpoints
             return Results.Ok(new BrowserLoginRequest(engine.BrowserLogin));
         });
 
+        InstallationInfo Info(SimInstallation i) => new(i.Id, i.App.Id, i.Account.Login, engine.RepositoriesOf(i).Select(r => r.FullName).ToList());
+
+        sim.MapPost("/apps", (AppRequest request) =>
+        {
+            var (app, privateKey) = engine.RegisterApp(request);
+            return Results.Ok(new AppInfo(app.Id, app.Slug, app.Bot.Login, privateKey, app.Hook?.Id));
+        });
+
+        sim.MapPut("/apps/{id:long}/hook", (long id, HookRequest request) =>
+        {
+            var hook = engine.SetAppHook(id, request);
+            return Results.Ok(new HookInfo(hook.Id, hook.Url, hook.Events, null));
+        });
+
+        sim.MapPost("/apps/{id:long}/installations", (long id, InstallationRequest request) => Results.Ok(Info(engine.Install(id, request))));
+
+        sim.MapPost("/installations/{id:long}/repositories", (long id, InstallationRepositoriesRequest request) =>
+            Results.Ok(Info(engine.ChangeInstallationRepositories(id, request.Repositories, add: true))));
+
+        sim.MapDelete("/installations/{id:long}/repositories/{owner}/{repo}", (long id, string owner, string repo) =>
+            Results.Ok(Info(engine.ChangeInstallationRepositories(id, [$"{owner}/{repo}"], add: false))));
+
+        sim.MapDelete("/installations/{id:long}", (long id) =>
+        {
+            engine.Uninstall(id);
+            return Results.NoContent();
+        });
+
+        sim.MapDelete("/installations/{id:long}/tokens", (long id) => Results.Ok(engine.RevokeInstallationTokens(id)));
+
         sim.MapPost("/repos", async (CreateRepositoryRequest request, CancellationToken ct) =>
         {
             var r = await engine.CreateRepositoryAsync(request, ct);

@@ -111,6 +111,8 @@ public sealed partial class GitHubEngine
             if (user.Id == repo.Model.Owner.Id) return "admin";
             var candidates = new List<string> { repo.Model.Private ? "none" : "read" };
             if (repo.Model.Permissions.TryGetValue(user.Login, out var p)) candidates.Add(p);
+            // An App's bot may write to its installations' repositories (contents, pull requests, statuses, checks: write).
+            if (user.AppId is { } appId && installations.Values.Any(i => i.App.Id == appId && i.Repositories.Contains(repo.FullName))) candidates.Add("write");
             if (user.GlobalPermission is not null) candidates.Add(user.GlobalPermission);
             return candidates.MaxBy(PermissionRank)!;
         }
@@ -236,9 +238,16 @@ public sealed partial class GitHubEngine
             var hookBody = body;
             if (hook.Repository is null)
             {
-                // A GitHub App's deliveries name the installation they come through.
+                // A GitHub App's deliveries name the installation they come through; a registered App hears
+                // only of its installations' repositories (a hook registered without an App: installation 1).
+                long installationId = 1;
+                if (hook.AppId is { } appId)
+                {
+                    if (installations.Values.FirstOrDefault(i => i.App.Id == appId && i.Repositories.Contains(repo.FullName)) is not { } installation) continue;
+                    installationId = installation.Id;
+                }
                 var withInstallation = JsonNode.Parse(body)!.AsObject();
-                withInstallation["installation"] = new JsonObject { ["id"] = 1, ["node_id"] = "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ==" };
+                withInstallation["installation"] = GitHubJson.InstallationReference(installationId);
                 hookBody = withInstallation.ToJsonString();
             }
             Webhooks.Enqueue(hook, eventName, action, repo.FullName, hookBody);
