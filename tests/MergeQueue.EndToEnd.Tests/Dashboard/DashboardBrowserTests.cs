@@ -95,14 +95,16 @@ public sealed class DashboardBrowserTests
         browser.Find("section.why ul").Text.Should().Contain("Queued: position 1 of 1").And.Contain("waiting for the batch delay");
         browser.Screenshot("pull-request-queued");
         browser.Script("window.__sameDocument = 'yes';");
-        // Slow CI so the attempt is seen testing, with the staging commit's checks read from GitHub.
-        await t.Control.ConfigureCiAsync(new Simulator.Control.CiConfig(DelayMs: 8000));
+        // Staging CI held, so the attempt is seen testing (its pending check shown) for as long as the page needs.
+        await t.Control.ConfigureCiAsync(ServiceTester.HoldStaging);
         t.Clock.Advance(TimeSpan.FromMinutes(1));
         await t.TickAsync();
+        await t.WaitForHeldCiAsync();
         await browser.WaitForAsync(() => browser.Find("#pr-state").Text == "Merging", "the PR page to show Merging");
         await browser.WaitForAsync(() => browser.FindAll("div.attempt ul.checks li.check").Any(li => li.Text.StartsWith("ci", StringComparison.Ordinal)),
             "the attempt's staging checks on the PR page");
         browser.Screenshot("pull-request-testing");
+        await t.ReleaseHeldCiAsync();
         await t.RunUntilAsync(() => t.AllClosedAsync(live));
         await browser.WaitForAsync(() => browser.Find("#pr-state").Text == "Merged", "the PR page to show Merged", TimeSpan.FromSeconds(30));
         browser.Script("return window.__sameDocument;").Should().Be("yes", "the page changed in place, without a reload");
