@@ -47,7 +47,7 @@ public sealed class RetentionPurge(SqliteDatabase database)
     private async Task<int> DeleteAsync(string table, string select, DateTimeOffset before, CancellationToken ct)
     {
         var total = 0;
-        await using var connection = await database.OpenAsync(ct);
+        await using var connection = await database.OpenWriteAsync(ct);
         while (true)
         {
             var deleted = await connection.ExecuteAsync(new CommandDefinition(

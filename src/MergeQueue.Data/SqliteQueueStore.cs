@@ -44,7 +44,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
     /// </summary>
     public async Task<AttemptId> NextAttemptIdAsync(CancellationToken ct)
     {
-        await using var connection = await database.OpenAsync(ct);
+        await using var connection = await database.OpenWriteAsync(ct);
         var next = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "UPDATE attempt_sequence SET value = value + 1 WHERE name = 'merge_attempt' RETURNING value",
             cancellationToken: ct));
@@ -126,7 +126,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         var at = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var insertedPrIds = new Dictionary<PullRequest, long>(ReferenceEqualityComparer.Instance);
 
-        await using var connection = await database.OpenAsync(ct);
+        await using var connection = await database.OpenWriteAsync(ct);
         await using var tx = SqliteDatabase.BeginWrite(connection);
         try
         {
@@ -251,7 +251,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
 
     public async Task SetFreezeAsync(QueueFreeze freeze, CancellationToken ct)
     {
-        await using var connection = await database.OpenAsync(ct);
+        await using var connection = await database.OpenWriteAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO queue_freeze (owner, repo, target_branch, frozen_by, frozen_at, reason)
@@ -270,7 +270,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
 
     public async Task<bool> ClearFreezeAsync(QueueId queue, CancellationToken ct)
     {
-        await using var connection = await database.OpenAsync(ct);
+        await using var connection = await database.OpenWriteAsync(ct);
         return await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM queue_freeze WHERE owner = @Owner AND repo = @Repo AND target_branch = @Target",
             new { queue.Repo.Owner, Repo = queue.Repo.Name, queue.Target }, cancellationToken: ct)) > 0;
@@ -304,7 +304,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
 
     public async Task SaveTryAsync(TryBuild build, CancellationToken ct)
     {
-        await using var connection = await database.OpenAsync(ct);
+        await using var connection = await database.OpenWriteAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO try_build (owner, repo, number, target_branch, head_sha, try_sha, state, requested_by, started_at, reason)

@@ -104,7 +104,7 @@ public sealed class WebhookInbox(SqliteDatabase database, TimeProvider? time = n
 
     private async Task<bool[]> InsertAsync(List<WebhookDelivery> deliveries)
     {
-        await using var connection = await database.OpenAsync();
+        await using var connection = await database.OpenWriteAsync();
         // The commits that answer GitHub do not also copy the log into the database file: every other
         // writer (handling, the queue) checkpoints as usual.
         await connection.ExecuteAsync("PRAGMA wal_autocheckpoint=0;");
@@ -214,7 +214,7 @@ public sealed class WebhookInbox(SqliteDatabase database, TimeProvider? time = n
     public async Task<bool> MarkProcessedAsync(string deliveryId, string outcome, string? error = null, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(outcome);
-        await using var connection = await database.OpenAsync(ct);
+        await using var connection = await database.OpenWriteAsync(ct);
         // No fsync of its own (the next durable commit carries it): a mark lost to a power cut only means the
         // delivery is handled again, which the flows tolerate, and intake keeps the disk to itself.
         await connection.ExecuteAsync(new CommandDefinition("PRAGMA synchronous=NORMAL;", cancellationToken: ct));
@@ -234,7 +234,7 @@ public sealed class WebhookInbox(SqliteDatabase database, TimeProvider? time = n
     /// </summary>
     public async Task ScheduleRetryAsync(string deliveryId, string error, DateTimeOffset retryAt, bool holds, CancellationToken ct = default)
     {
-        await using var connection = await database.OpenAsync(ct);
+        await using var connection = await database.OpenWriteAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE webhook_delivery SET attempts = attempts + 1, error = @Error, next_attempt_at = @Next, holds = @Holds
@@ -250,7 +250,7 @@ public sealed class WebhookInbox(SqliteDatabase database, TimeProvider? time = n
     /// </summary>
     public async Task<bool> ReplayAsync(string deliveryId, CancellationToken ct = default)
     {
-        await using var connection = await database.OpenAsync(ct);
+        await using var connection = await database.OpenWriteAsync(ct);
         var updated = await connection.ExecuteAsync(new CommandDefinition(
             $"""
             UPDATE webhook_delivery SET processed_at = NULL, outcome = NULL, error = NULL, attempts = 0, next_attempt_at = NULL, holds = 0
