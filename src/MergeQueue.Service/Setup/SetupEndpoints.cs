@@ -68,7 +68,8 @@ public static class SetupEndpoints
 
     public static IServiceCollection AddSetup(this IServiceCollection services)
     {
-        services.AddHttpClient(HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(30));
+        // The conversion's URL holds the one-time code: the client's own request logging stays off.
+        services.AddHttpClient(HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(30)).RemoveAllLoggers();
         return services;
     }
 
