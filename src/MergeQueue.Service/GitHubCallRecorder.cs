@@ -104,40 +104,43 @@ public sealed class GitHubReads(TimeProvider clock)
 }
 
 /// <summary>The GitHub port with every write going through <see cref="GitHubCallRecorder"/>, and the reads the dashboard shows kept in <see cref="GitHubReads"/>.</summary>
-public sealed class RecordingGitHub(IGitHub inner, GitHubCallRecorder recorder, GitHubReads reads) : IGitHub
+public sealed class RecordingGitHub(Func<IGitHub> connection, GitHubCallRecorder recorder, GitHubReads reads) : IGitHub
 {
+    // Asked at every call: /setup can swap the adapter while the service runs.
+    private IGitHub Inner => connection();
+
     public const string PullRead = "pull", ReviewsRead = "reviews", CommitsRead = "commits", ChecksRead = "checks";
 
     public async Task<PullRequestInfo?> GetPullRequestAsync(RepoId repo, int number, CancellationToken ct) =>
-        reads.Remember(PullRead, repo, Key(number), await inner.GetPullRequestAsync(repo, number, ct));
+        reads.Remember(PullRead, repo, Key(number), await Inner.GetPullRequestAsync(repo, number, ct));
     public async Task<IReadOnlyList<Review>> GetReviewsAsync(RepoId repo, int number, CancellationToken ct) =>
-        reads.Remember(ReviewsRead, repo, Key(number), await inner.GetReviewsAsync(repo, number, ct));
+        reads.Remember(ReviewsRead, repo, Key(number), await Inner.GetReviewsAsync(repo, number, ct));
     public async Task<IReadOnlyList<CommitInfo>> GetPullRequestCommitsAsync(RepoId repo, int number, CancellationToken ct) =>
-        reads.Remember(CommitsRead, repo, Key(number), await inner.GetPullRequestCommitsAsync(repo, number, ct));
+        reads.Remember(CommitsRead, repo, Key(number), await Inner.GetPullRequestCommitsAsync(repo, number, ct));
     public async Task<IReadOnlyList<Check>> GetChecksAsync(RepoId repo, CommitSha sha, CancellationToken ct) =>
-        reads.Remember(ChecksRead, repo, sha.Value, await inner.GetChecksAsync(repo, sha, ct));
+        reads.Remember(ChecksRead, repo, sha.Value, await Inner.GetChecksAsync(repo, sha, ct));
 
     public static string Key(int number) => number.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    public Task<Permission> GetPermissionAsync(RepoId repo, string login, CancellationToken ct) => inner.GetPermissionAsync(repo, login, ct);
-    public Task<DateTimeOffset?> GetPushedAtAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) => inner.GetPushedAtAsync(repo, branch, sha, ct);
-    public Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct) => inner.GetFileAsync(repo, path, gitRef, ct);
-    public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct) => inner.GetDefaultBranchAsync(repo, ct);
-    public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct) => inner.GetBranchAsync(repo, branch, ct);
-    public Task<CommitInfo> GetCommitAsync(RepoId repo, CommitSha sha, CancellationToken ct) => inner.GetCommitAsync(repo, sha, ct);
-    public Task<CommitRange> CompareCommitsAsync(RepoId repo, CommitSha baseSha, CommitSha head, CancellationToken ct) => inner.CompareCommitsAsync(repo, baseSha, head, ct);
+    public Task<Permission> GetPermissionAsync(RepoId repo, string login, CancellationToken ct) => Inner.GetPermissionAsync(repo, login, ct);
+    public Task<DateTimeOffset?> GetPushedAtAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) => Inner.GetPushedAtAsync(repo, branch, sha, ct);
+    public Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct) => Inner.GetFileAsync(repo, path, gitRef, ct);
+    public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct) => Inner.GetDefaultBranchAsync(repo, ct);
+    public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct) => Inner.GetBranchAsync(repo, branch, ct);
+    public Task<CommitInfo> GetCommitAsync(RepoId repo, CommitSha sha, CancellationToken ct) => Inner.GetCommitAsync(repo, sha, ct);
+    public Task<CommitRange> CompareCommitsAsync(RepoId repo, CommitSha baseSha, CommitSha head, CancellationToken ct) => Inner.CompareCommitsAsync(repo, baseSha, head, ct);
 
     public Task ResetBranchAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) =>
-        recorder.TrackAsync(repo, null, "reset-branch", $"{branch} to {sha.Short}", () => inner.ResetBranchAsync(repo, branch, sha, ct));
+        recorder.TrackAsync(repo, null, "reset-branch", $"{branch} to {sha.Short}", () => Inner.ResetBranchAsync(repo, branch, sha, ct));
 
     public Task<bool> FastForwardAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) =>
-        recorder.TrackAsync(repo, null, "fast-forward", $"{branch} to {sha.Short}", () => inner.FastForwardAsync(repo, branch, sha, ct), ok => ok ? "moved" : "refused: not a fast-forward");
+        recorder.TrackAsync(repo, null, "fast-forward", $"{branch} to {sha.Short}", () => Inner.FastForwardAsync(repo, branch, sha, ct), ok => ok ? "moved" : "refused: not a fast-forward");
 
     public Task DeleteBranchAsync(RepoId repo, string branch, CancellationToken ct) =>
-        recorder.TrackAsync(repo, null, "delete-branch", branch, () => inner.DeleteBranchAsync(repo, branch, ct));
+        recorder.TrackAsync(repo, null, "delete-branch", branch, () => Inner.DeleteBranchAsync(repo, branch, ct));
 
     public Task<MergeResult> MergeAsync(RepoId repo, string branch, CommitSha head, string message, CancellationToken ct) =>
-        recorder.TrackAsync(repo, null, "merge", $"{head.Short} into {branch}", () => inner.MergeAsync(repo, branch, head, message, ct), r => r switch
+        recorder.TrackAsync(repo, null, "merge", $"{head.Short} into {branch}", () => Inner.MergeAsync(repo, branch, head, message, ct), r => r switch
         {
             MergeResult.Merged m => $"merged as {m.Sha.Short}",
             MergeResult.Conflict => "conflict",
@@ -146,22 +149,22 @@ public sealed class RecordingGitHub(IGitHub inner, GitHubCallRecorder recorder, 
 
     public Task<CommitSha> CreateCommitAsync(RepoId repo, string treeSha, IReadOnlyList<CommitSha> parents, string message, CancellationToken ct) =>
         recorder.TrackAsync(repo, null, "create-commit", $"tree {treeSha[..Math.Min(7, treeSha.Length)]} on {string.Join(",", parents.Select(p => p.Short))}",
-            () => inner.CreateCommitAsync(repo, treeSha, parents, message, ct), sha => sha.Short);
+            () => Inner.CreateCommitAsync(repo, treeSha, parents, message, ct), sha => sha.Short);
 
     public Task<CommitSha> CreateCommitAsync(RepoId repo, string treeSha, IReadOnlyList<CommitSha> parents, string message, GitIdentity? author, GitIdentity? committer, CancellationToken ct) =>
         recorder.TrackAsync(repo, null, "create-commit", $"tree {treeSha[..Math.Min(7, treeSha.Length)]} on {string.Join(",", parents.Select(p => p.Short))}{(author is null ? "" : $" by {author.Name}")}",
-            () => inner.CreateCommitAsync(repo, treeSha, parents, message, author, committer, ct), sha => sha.Short);
+            () => Inner.CreateCommitAsync(repo, treeSha, parents, message, author, committer, ct), sha => sha.Short);
 
     public Task SetStatusAsync(RepoId repo, CommitSha sha, string context, StatusState state, string description, string? targetUrl, CancellationToken ct) =>
         recorder.TrackAsync(repo, null, "set-status", $"{context} {state.ToString().ToLowerInvariant()} on {sha.Short}: {description}",
-            () => inner.SetStatusAsync(repo, sha, context, state, description, targetUrl, ct));
+            () => Inner.SetStatusAsync(repo, sha, context, state, description, targetUrl, ct));
 
     public Task CommentAsync(RepoId repo, int number, string body, CancellationToken ct) =>
-        recorder.TrackAsync(repo, number, "comment", $"on #{number}", () => inner.CommentAsync(repo, number, body, ct));
+        recorder.TrackAsync(repo, number, "comment", $"on #{number}", () => Inner.CommentAsync(repo, number, body, ct));
 
     public Task AddReactionAsync(RepoId repo, long commentId, string content, CancellationToken ct) =>
-        recorder.TrackAsync(repo, null, "react", $"{content} on comment {commentId}", () => inner.AddReactionAsync(repo, commentId, content, ct));
+        recorder.TrackAsync(repo, null, "react", $"{content} on comment {commentId}", () => Inner.AddReactionAsync(repo, commentId, content, ct));
 
     public Task ClosePullRequestAsync(RepoId repo, int number, CancellationToken ct) =>
-        recorder.TrackAsync(repo, number, "close", $"#{number}", () => inner.ClosePullRequestAsync(repo, number, ct));
+        recorder.TrackAsync(repo, number, "close", $"#{number}", () => Inner.ClosePullRequestAsync(repo, number, ct));
 }

@@ -7,6 +7,7 @@ using MergeQueue.Service.Config;
 using MergeQueue.Service.Dashboard;
 using MergeQueue.Service.Jobs;
 using MergeQueue.Service.Repositories;
+using MergeQueue.Service.Setup;
 using MergeQueue.Service.SignIn;
 using MergeQueue.Service.Webhooks;
 using Microsoft.AspNetCore.HttpOverrides;
@@ -38,11 +39,14 @@ public static class ServiceHost
             builder.Configuration.AddCommandLine(args);
         }
         builder.Configuration["Urls"] ??= "http://127.0.0.1:5000";
+        var setupFile = SetupSettings.AddSource(builder.Configuration);
 
         var options = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
-        if (string.IsNullOrWhiteSpace(options.GitHub.WebhookSecret))
+        // Nothing configured at all: start in setup mode (only /setup and /healthz answer) rather than refuse.
+        var setupMode = GitHubConnection.HasNoCredentials(options.GitHub);
+        if (!setupMode && string.IsNullOrWhiteSpace(options.GitHub.WebhookSecret))
             throw new InvalidOperationException("MergeQueue:GitHub:WebhookSecret is required: GitHub deliveries cannot be verified without it.");
-        var useApp = UsesGitHubApp(options.GitHub);
+        var useApp = !setupMode && UsesGitHubApp(options.GitHub);
         if (options.Api.AdminKey is { Length: > 0 and < ApiKeyAuthenticator.MinAdminKeyLength } tooShort)
             throw new InvalidOperationException($"MergeQueue:Api:AdminKey must be at least {ApiKeyAuthenticator.MinAdminKeyLength} characters (it has {tooShort.Length}): "
                 + "it is a password to the whole API; make one with e.g. `openssl rand -base64 32`.");
@@ -72,25 +76,12 @@ public static class ServiceHost
         builder.Services.AddSingleton(sp => new EventLogReader(sp.GetRequiredService<SqliteDatabase>()));
         builder.Services.AddSingleton(sp => new RetentionPurge(sp.GetRequiredService<SqliteDatabase>()));
 
-        builder.Services.AddSingleton(sp =>
-        {
-            // Retry waits are real time even when the queue's clock is not (tests fake the queue's clock).
-            var logger = sp.GetRequiredService<ILoggerFactory>().CreateLogger("MergeQueue.GitHub");
-            var apiUrl = new Uri(options.GitHub.ApiUrl);
-            // With both an App and a token, the App is used (CONTRACT §1).
-            var github = useApp
-                ? new OctokitGitHub(new GitHubApp(apiUrl, options.GitHub.AppId!, options.GitHub.PrivateKeyPath!, TimeProvider.System, logger), TimeProvider.System, logger, GitHubRetries(builder.Configuration))
-                : new OctokitGitHub(apiUrl, options.GitHub.Token!, TimeProvider.System, logger, GitHubRetries(builder.Configuration));
-            github.Metrics.CallCompleted += call =>
-            {
-                ServiceMetrics.GitHubCalls.WithLabels(call.Operation, call.Succeeded ? "ok" : "error").Inc();
-                if (call.Attempts > 1) ServiceMetrics.GitHubRetries.WithLabels(call.Operation).Inc(call.Attempts - 1);
-            };
-            return github;
-        });
+        builder.Services.AddSingleton(new SetupSettings(setupFile, SetupSettings.DataDirectoryOf(connectionString)));
+        builder.Services.AddSingleton(sp => new GitHubConnection(sp.GetRequiredService<IOptionsMonitor<ServiceOptions>>(),
+            github => Connect(github, sp.GetRequiredService<ILoggerFactory>().CreateLogger("MergeQueue.GitHub"), builder.Configuration)));
         builder.Services.AddSingleton<GitHubCallRecorder>();
         builder.Services.AddSingleton<GitHubReads>();
-        builder.Services.AddSingleton<IGitHub>(sp => new RecordingGitHub(sp.GetRequiredService<OctokitGitHub>(), sp.GetRequiredService<GitHubCallRecorder>(), sp.GetRequiredService<GitHubReads>()));
+        builder.Services.AddSingleton<IGitHub>(sp => new RecordingGitHub(() => sp.GetRequiredService<GitHubConnection>().Required, sp.GetRequiredService<GitHubCallRecorder>(), sp.GetRequiredService<GitHubReads>()));
         builder.Services.AddSingleton<RepoConfigCache>();
         // The flows see no config for a repository an admin disabled through the API: nothing starts there.
         builder.Services.AddSingleton<IRepoConfigs>(sp => sp.GetRequiredService<EnabledRepoConfigs>());
@@ -120,6 +111,7 @@ public static class ServiceHost
         builder.Services.AddDashboard();
         builder.Services.AddApi(options.Api);
         builder.Services.AddGitHubSignIn(options);
+        builder.Services.AddSetup();
 
         var app = builder.Build();
         var settingsFiles = builder.Configuration.Sources.OfType<Microsoft.Extensions.Configuration.Json.JsonConfigurationSource>()
@@ -129,9 +121,13 @@ public static class ServiceHost
             .ToArray();
         app.Logger.LogInformation("Settings read from {SettingsFiles}; database {Provider}; GitHub at {ApiUrl} as {Credentials}; poller every {Interval}",
             settingsFiles, options.Database.Provider, options.GitHub.ApiUrl,
-            useApp ? $"GitHub App {options.GitHub.AppId} (key {options.GitHub.PrivateKeyPath})" : "the account of MergeQueue:GitHub:Token", options.Poller.Interval);
+            setupMode ? "nobody (setup mode)" : useApp ? $"GitHub App {options.GitHub.AppId} (key {options.GitHub.PrivateKeyPath})" : "the account of MergeQueue:GitHub:Token", options.Poller.Interval);
+        if (setupMode)
+            app.Logger.LogWarning("MergeQueue is not set up: no GitHub credentials are configured. Open {SetupUrl} to create its GitHub App (docs/github-app.md, \"One-click setup\"); until then only /setup and /healthz answer",
+                publicUrl.TrimEnd('/') + "/setup");
         // First: behind a TLS proxy the request is https (Secure cookies, sign-in callback) and the client is the proxy's client (rate limits).
         app.UseForwardedHeaders();
+        app.UseSetupMode();
         app.UseHttpMetrics();
         app.MapWebhooks();
         app.MapHealthChecks("/healthz");
@@ -140,6 +136,7 @@ public static class ServiceHost
         app.UseGitHubSignIn();
         app.MapDashboard();
         app.UseApi();
+        app.MapSetup();
         return app;
     }
 
@@ -152,10 +149,11 @@ public static class ServiceHost
     public static async Task MigrateAsync(this WebApplication app)
     {
         await app.Services.GetRequiredService<SqliteDatabase>().MigrateAsync();
-        if (!UsesGitHubApp(app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.GitHub)) return;
+        var github = app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.GitHub;
+        if (GitHubConnection.HasNoCredentials(github) || !UsesGitHubApp(github)) return;
         try
         {
-            var login = await app.Services.GetRequiredService<OctokitGitHub>().GetOwnLoginAsync(CancellationToken.None);
+            var login = await app.Services.GetRequiredService<GitHubConnection>().Required.GetOwnLoginAsync(CancellationToken.None);
             app.Logger.LogInformation("GitHub App authentication: acting as {Login}", login);
         }
         catch (InvalidOperationException e) when (e.Message.StartsWith("MergeQueue:", StringComparison.Ordinal))
@@ -167,6 +165,22 @@ public static class ServiceHost
         {
             app.Logger.LogWarning("GitHub did not answer who GitHub App {AppId} is ({Error}); starting anyway", app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.GitHub.AppId, e.Message);
         }
+    }
+
+    /// <summary>The adapter for these settings: as the App when its settings are given (CONTRACT §1), otherwise with the token.</summary>
+    private static OctokitGitHub Connect(ServiceOptions.GitHubOptions settings, Microsoft.Extensions.Logging.ILogger logger, IConfiguration configuration)
+    {
+        // Retry waits are real time even when the queue's clock is not (tests fake the queue's clock).
+        var apiUrl = new Uri(settings.ApiUrl);
+        var github = UsesGitHubApp(settings)
+            ? new OctokitGitHub(new GitHubApp(apiUrl, settings.AppId!, settings.PrivateKeyPath!, TimeProvider.System, logger), TimeProvider.System, logger, GitHubRetries(configuration))
+            : new OctokitGitHub(apiUrl, settings.Token!, TimeProvider.System, logger, GitHubRetries(configuration));
+        github.Metrics.CallCompleted += call =>
+        {
+            ServiceMetrics.GitHubCalls.WithLabels(call.Operation, call.Succeeded ? "ok" : "error").Inc();
+            if (call.Attempts > 1) ServiceMetrics.GitHubRetries.WithLabels(call.Operation).Inc(call.Attempts - 1);
+        };
+        return github;
     }
 
     /// <summary>App settings win over a token; one of the two is required, and the App's two settings go together.</summary>

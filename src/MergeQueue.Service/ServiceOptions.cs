@@ -33,6 +33,8 @@ public sealed class ServiceOptions
         public string? WebhookSecret { get; set; }
         public string? AppId { get; set; }
         public string? PrivateKeyPath { get; set; }
+        /// <summary>The App's slug, written by /setup (informational: the service asks GitHub who it is).</summary>
+        public string? AppSlug { get; set; }
         public string? OAuthClientId { get; set; }
         public string? OAuthClientSecret { get; set; }
         /// <summary>GitHub's web root for the OAuth pages; empty: derived from ApiUrl (github.com for api.github.com).</summary>

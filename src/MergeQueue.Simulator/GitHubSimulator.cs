@@ -88,6 +88,7 @@ public sealed class GitHubSimulator : IAsyncDisposable
         IssueEndpoints.Map(app, engine);
         OAuthEndpoints.Map(app, engine);
         AppEndpoints.Map(app, engine);
+        ManifestEndpoints.Map(app, engine);
         ControlEndpoints.Map(app, engine, faults, log);
         app.MapFallback(() => { throw SimulatorError.NotFound(); });
     }

@@ -111,13 +111,25 @@ public class GitHubAppEndToEndTests
     }
 
     [Test]
-    public async Task NoCredentials_StartRefusedSayingWhatToSet()
+    public async Task NoCredentials_StartsInSetupModeInsteadOfRefusing()
+    {
+        await using var t = await ServiceTester.StartAsync(startService: false);
+        await t.StartServiceUnconfiguredAsync();
+
+        t.Service.Services.GetRequiredService<MergeQueue.Service.Setup.GitHubConnection>().IsConfigured.Should().BeFalse();
+        using var http = new HttpClient { BaseAddress = t.ServiceUrl };
+        (await http.GetAsync("")).StatusCode.Should().Be(System.Net.HttpStatusCode.ServiceUnavailable);
+        (await http.GetStringAsync("setup")).Should().Contain("settings/apps/new");
+    }
+
+    [Test]
+    public async Task OnlyOneOfAppIdAndKey_StartRefusedSayingWhatToSet()
     {
         await using var t = await ServiceTester.StartAsync(startService: false);
 
-        var act = () => ServiceHost.Build([], t.Settings(new Dictionary<string, string?> { ["MergeQueue:GitHub:Token"] = "" }), t.Clock);
+        var act = () => ServiceHost.Build([], t.Settings(new Dictionary<string, string?> { ["MergeQueue:GitHub:Token"] = "", ["MergeQueue:GitHub:AppId"] = "12" }), t.Clock);
 
         act.Should().Throw<InvalidOperationException>().Which.Message.Should()
-            .Contain("MergeQueue:GitHub:AppId").And.Contain("MergeQueue:GitHub:PrivateKeyPath").And.Contain("MergeQueue:GitHub:Token");
+            .Contain("MergeQueue:GitHub:PrivateKeyPath is missing").And.Contain("MergeQueue:GitHub:AppId");
     }
 }

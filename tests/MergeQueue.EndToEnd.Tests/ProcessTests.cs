@@ -166,9 +166,22 @@ public class ProcessTests
     [CancelAfter(120_000)]
     public async Task Service_WithoutAWebhookSecret_RefusesToStartAndSaysWhy(CancellationToken ct)
     {
-        await using var process = ServiceProcess.Start([ServiceProcess.ServiceDll], new Dictionary<string, string?> { ["ConnectionStrings:MergeQueue"] = $"Data Source={Path.GetTempFileName()}" }, ServiceProcess.FreePort());
+        await using var process = ServiceProcess.Start([ServiceProcess.ServiceDll],
+            new Dictionary<string, string?> { ["ConnectionStrings:MergeQueue"] = $"Data Source={Path.GetTempFileName()}", ["MergeQueue:GitHub:Token"] = "t" }, ServiceProcess.FreePort());
         (await process.WaitForExitAsync(TimeSpan.FromSeconds(60))).Should().Be(2);
         process.Output.Should().Contain("MergeQueue:GitHub:WebhookSecret is required");
+    }
+
+    [Test]
+    [CancelAfter(120_000)]
+    public async Task Service_WithNothingConfigured_StartsInSetupModeAndSaysToOpenSetup(CancellationToken ct)
+    {
+        var folder = Directory.CreateTempSubdirectory("mq-setup-mode-").FullName;
+        var port = ServiceProcess.FreePort();
+        await using var process = ServiceProcess.Start([ServiceProcess.ServiceDll], new Dictionary<string, string?> { ["ConnectionStrings:MergeQueue"] = $"Data Source={Path.Combine(folder, "mq.db")}" }, port, workingDirectory: folder);
+        await process.WaitUntilHealthyAsync();
+        process.Output.Should().Contain($"http://127.0.0.1:{port}/setup").And.Contain("MergeQueue is not set up");
+        Directory.Delete(folder, recursive: true);
     }
 
     [Test]

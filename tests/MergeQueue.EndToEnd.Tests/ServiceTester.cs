@@ -112,11 +112,7 @@ public sealed class ServiceTester : IAsyncDisposable
 
     public async Task StartServiceAsync(IDictionary<string, string?>? settings = null)
     {
-        Service = ServiceHost.Build([], Settings(settings), Clock);
-        await Service.MigrateAsync();
-        await Service.StartAsync();
-        var address = Service.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        ServiceUrl = new Uri(address.TrimEnd('/') + "/");
+        await BuildAndStartAsync(Settings(settings));
         var hook = new Uri(ServiceUrl, "webhooks/github").ToString();
         if (App is null) await Control.RegisterHookAsync(hook, Secret);
         else await Control.SetAppHookAsync(App.Id, hook, Secret);
@@ -143,6 +139,33 @@ public sealed class ServiceTester : IAsyncDisposable
         await StartServiceAsync(appSettings);
         return App;
     }
+
+    private async Task BuildAndStartAsync(Dictionary<string, string?> settings)
+    {
+        Service = ServiceHost.Build([], settings, Clock);
+        await Service.MigrateAsync();
+        await Service.StartAsync();
+        var address = Service.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        ServiceUrl = new Uri(address.TrimEnd('/') + "/");
+    }
+
+    /// <summary>Where <c>/setup</c> writes its settings file in these tests (the data folder, not the working directory).</summary>
+    public string SetupFile => Path.Combine(_dataDir, "mergequeue.setup.json");
+
+    /// <summary>
+    /// Starts the service with no GitHub credentials and no webhook secret (setup mode), its public URL
+    /// where it listens (from the request), and no webhook registered at the simulator.
+    /// </summary>
+    public Task StartServiceUnconfiguredAsync() => BuildAndStartAsync(Settings(new Dictionary<string, string?>
+    {
+        ["MergeQueue:GitHub:Token"] = "",
+        ["MergeQueue:GitHub:WebhookSecret"] = "",
+        ["MergeQueue:PublicUrl"] = "",
+        ["MergeQueue:Setup:File"] = SetupFile,
+    }));
+
+    /// <summary>The login the queue acts as on GitHub (whose target moves the invariant checks).</summary>
+    public void ActsAs(string login) => BotLogin = login;
 
     public async Task StopServiceAsync()
     {

@@ -20,7 +20,7 @@ public static class WebhookEndpoint
         HttpContext http,
         WebhookInbox inbox,
         DeliveryProcessor processor,
-        IOptions<ServiceOptions> options,
+        IOptionsMonitor<ServiceOptions> options,
         TimeProvider clock,
         ILogger<DeliveryProcessor> logger,
         CancellationToken ct)
@@ -46,7 +46,7 @@ public static class WebhookEndpoint
             return Problem(StatusCodes.Status413PayloadTooLarge, "payload larger than 25 MB");
         }
 
-        if (!WebhookSignature.IsValid(body, signature, options.Value.GitHub.WebhookSecret ?? ""))
+        if (!WebhookSignature.IsValid(body, signature, options.CurrentValue.GitHub.WebhookSecret ?? ""))
         {
             logger.LogWarning("Webhook refused: wrong X-Hub-Signature-256");
             return Problem(StatusCodes.Status401Unauthorized, "wrong X-Hub-Signature-256");

@@ -23,8 +23,9 @@ public sealed class ApiMiddleware(RequestDelegate next, GitHubEngine engine, Api
     public async Task InvokeAsync(HttpContext ctx)
     {
         var path = ctx.Request.Path.Value ?? "/";
-        // The OAuth web flow is GitHub's web site, not its API: no token, no rate limit, no API log.
-        if (path.StartsWith("/_sim", StringComparison.Ordinal) || path.StartsWith("/login/oauth/", StringComparison.Ordinal))
+        // The OAuth and App manifest web flows are GitHub's web site, not its API: no token, no rate limit, no API log.
+        // A manifest conversion is an API call, but one GitHub takes without authentication (the code is the credential).
+        if (path.StartsWith("/_sim", StringComparison.Ordinal) || path.StartsWith("/login/oauth/", StringComparison.Ordinal) || IsManifestFlow(path))
         {
             await GuardAsync(ctx, () => next(ctx));
             return;
@@ -90,6 +91,10 @@ public sealed class ApiMiddleware(RequestDelegate next, GitHubEngine engine, Api
         }
         return engine.UserByToken(token) ?? throw new SimulatorError(401, "Bad credentials");
     }
+
+    private static bool IsManifestFlow(string path) =>
+        path.StartsWith("/app-manifests/", StringComparison.Ordinal) || path == "/settings/apps/new"
+        || (path.StartsWith("/organizations/", StringComparison.Ordinal) && path.EndsWith("/settings/apps/new", StringComparison.Ordinal));
 
     /// <summary><c>/app/...</c> and <c>/repos/{o}/{r}/installation</c>: GitHub wants the App's JWT there.</summary>
     internal static bool TakesJwt(string path) =>
