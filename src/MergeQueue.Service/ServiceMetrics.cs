@@ -56,4 +56,7 @@ public static class ServiceMetrics
 
     public static readonly Counter Purged = Metrics.CreateCounter(
         "mergequeue_retention_purged_rows_total", "Rows the retention job deleted, by table (webhook_delivery, event_log).", "table");
+
+    public static readonly Counter NotificationTries = Metrics.CreateCounter(
+        "mergequeue_notification_tries_total", "Notification delivery tries, by channel (webhook, slack) and outcome (delivered, retry, dead).", "channel", "outcome");
 }
