@@ -76,10 +76,15 @@ public sealed record NotificationEvent(
     public string SlackBody(string publicUrl)
     {
         var root = publicUrl.TrimEnd('/');
-        var pulls = Pulls.Select(p => $"<{root}{Dashboard.Links.Pull(Repo, p.Number)}|#{p.Number}>{(p.Title is null ? "" : " " + p.Title)}").ToArray();
-        var text = Messages.Notification(Event, $"<{root}{Dashboard.Links.Repo(Repo)}|{Repo}>", Target, pulls, Reason, Actor, StuckAfter);
+        var pulls = Pulls.Select(p => $"<{root}{Dashboard.Links.Pull(Repo, p.Number)}|#{p.Number}>{(p.Title is null ? "" : " " + SlackEscape(p.Title))}").ToArray();
+        var text = Messages.Notification(Event, $"<{root}{Dashboard.Links.Repo(Repo)}|{Repo}>", Target, pulls,
+            Reason is null ? null : SlackEscape(Reason), Actor, StuckAfter);
         return JsonSerializer.Serialize(new { text }, Json);
     }
+
+    /// <summary>Slack reads &amp;, &lt; and &gt; as markup (links, mentions): text from users is escaped.</summary>
+    public static string SlackEscape(string text) => text.Replace("&", "&amp;", StringComparison.Ordinal)
+        .Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);
 
     /// <summary>The outbox rows for this event, one per target, keyed so it is queued once per target.</summary>
     public IEnumerable<NewNotification> ToNotifications(string eventKey, NotificationTargets.Resolved targets, string publicUrl)

@@ -67,7 +67,7 @@ public class NotificationEndToEndTests
     {
         await using var receiver = await NotificationReceiver.StartAsync();
         await using var t = await ServiceTester.StartAsync(Config(), settings: Settings(receiver));
-        var n = await t.OpenPrAsync(title: "Add widgets");
+        var n = await t.OpenPrAsync(title: "Add <widgets> & more");
         await t.ApproveAndMergeAsync(n);
 
         await t.RunUntilAsync(() => t.AllClosedAsync(n));
@@ -79,7 +79,7 @@ public class NotificationEndToEndTests
         json.GetProperty("repository").GetString().Should().Be(Repo);
         json.GetProperty("target").GetString().Should().Be("main");
         json.GetProperty("pull_requests")[0].GetProperty("number").GetInt32().Should().Be(n);
-        json.GetProperty("pull_requests")[0].GetProperty("title").GetString().Should().Be("Add widgets");
+        json.GetProperty("pull_requests")[0].GetProperty("title").GetString().Should().Be("Add <widgets> & more");
         json.GetProperty("pull_requests")[0].GetProperty("url").GetString().Should().Be($"http://mq.example/repos/acme/widgets/pulls/{n}");
         json.GetProperty("attempt").GetInt64().Should().BePositive();
         json.GetProperty("sha").GetString().Should().Be(await t.Control.BranchShaAsync(Repo, "main"));
@@ -88,7 +88,7 @@ public class NotificationEndToEndTests
         slack.Header("X-MergeQueue-Signature-256").Should().BeNull("Slack's incoming webhooks take no signature");
         slack.Json.EnumerateObject().Select(p => p.Name).Should().Equal("text");
         slack.Json.GetProperty("text").GetString().Should().Be(
-            $":white_check_mark: Merged into <http://mq.example/repos/acme/widgets|acme/widgets> main: <http://mq.example/repos/acme/widgets/pulls/{n}|#{n}> Add widgets");
+            $":white_check_mark: Merged into <http://mq.example/repos/acme/widgets|acme/widgets> main: <http://mq.example/repos/acme/widgets/pulls/{n}|#{n}> Add &lt;widgets&gt; &amp; more", "Slack reads <, > and & as markup");
         await t.AssertTargetOnlyMovedToGreenAsync();
     }
 
