@@ -167,6 +167,24 @@ public static class Messages
 
     public static string Ordinal(int n) => n + (n % 100 is 11 or 12 or 13 ? "th" : (n % 10) switch { 1 => "st", 2 => "nd", 3 => "rd", _ => "th" });
 
+    /// <summary>A notification's one line (Slack's <c>text</c>); <paramref name="pulls"/> as "#12 Title".</summary>
+    public static string Notification(string @event, string repo, string? target, IReadOnlyList<string> pulls, string? reason, string? actor, TimeSpan? stuckAfter)
+    {
+        var on = target is null ? repo : $"{repo} {target}";
+        var prs = string.Join(", ", pulls);
+        var why = string.IsNullOrEmpty(reason) ? "" : $": {reason}";
+        return @event switch
+        {
+            "merged" => $":white_check_mark: Merged into {on}: {prs}", // the reason only repeats the sha
+            "failed" => $":x: Failed on {on}: {prs}{why}",
+            "timed_out" => $":hourglass: Timed out on {on}: {prs}{why}",
+            "stuck" => $":warning: {on} is stuck: nothing merged for {Duration(stuckAfter ?? TimeSpan.Zero)} while {pulls.Count} PR(s) wait: {prs}",
+            "frozen" => $":snowflake: {on} frozen{(actor is null ? "" : $" by {actor}")}{why}",
+            "unfrozen" => $":sunny: {on} is open again{(actor is null ? "" : $" (unfrozen by {actor})")}",
+            _ => $"{@event} on {on}: {prs}{why}",
+        };
+    }
+
     public static string Duration(TimeSpan d) =>
         d.TotalDays >= 1 && d.TotalDays == Math.Floor(d.TotalDays) ? $"{d.TotalDays:0}d"
         : d.TotalHours >= 1 && d.TotalHours == Math.Floor(d.TotalHours) ? $"{d.TotalHours:0}h"

@@ -3,8 +3,8 @@ using Dapper;
 namespace MergeQueue.Data;
 
 /// <summary>
-/// Retention (docs/operations.md): deletes handled webhook deliveries, payload and all, and event_log
-/// rows older than a cut-off. Kept whatever their age: deliveries not yet processed, dead-lettered
+/// Retention (docs/operations.md): deletes handled webhook deliveries, payload and all, event_log
+/// rows and finished notifications older than a cut-off. Kept whatever their age: deliveries not yet processed, dead-lettered
 /// ones (outcome <c>dead</c>), and everything a pull request or merge attempt that is still active
 /// needs (its event rows, and the deliveries that caused them, so its timeline stays whole).
 /// Deletes in batches, so the write lock is never held for long.
@@ -13,7 +13,7 @@ public sealed class RetentionPurge(SqliteDatabase database)
 {
     public const int BatchSize = 2_000;
 
-    public sealed record Purged(int Deliveries, int Events);
+    public sealed record Purged(int Deliveries, int Events, int Notifications = 0);
 
     private const string OldEvents =
         """
@@ -37,11 +37,18 @@ public sealed class RetentionPurge(SqliteDatabase database)
         ORDER BY d.received_at LIMIT @Batch
         """;
 
+    // Notifications that are done (delivered or given up); their tries go with them (ON DELETE CASCADE).
+    private const string OldNotifications =
+        """
+        SELECT id FROM notification WHERE created_at < @Before AND state IN ('delivered', 'dead') ORDER BY id LIMIT @Batch
+        """;
+
     public async Task<Purged> PurgeAsync(DateTimeOffset before, CancellationToken ct = default)
     {
         var events = await DeleteAsync("event_log", OldEvents, before, ct);
         var deliveries = await DeleteAsync("webhook_delivery", OldDeliveries, before, ct);
-        return new Purged(deliveries, events);
+        var notifications = await DeleteAsync("notification", OldNotifications, before, ct);
+        return new Purged(deliveries, events, notifications);
     }
 
     private async Task<int> DeleteAsync(string table, string select, DateTimeOffset before, CancellationToken ct)

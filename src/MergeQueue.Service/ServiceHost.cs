@@ -6,6 +6,7 @@ using MergeQueue.Service.Api;
 using MergeQueue.Service.Config;
 using MergeQueue.Service.Dashboard;
 using MergeQueue.Service.Jobs;
+using MergeQueue.Service.Notifications;
 using MergeQueue.Service.Repositories;
 using MergeQueue.Service.Setup;
 using MergeQueue.Service.SignIn;
@@ -54,6 +55,7 @@ public static class ServiceHost
             throw new InvalidOperationException($"MergeQueue:Retention:MaxAge must be positive, not {options.Retention.MaxAge}.");
         if (!options.Database.Provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
             throw new InvalidOperationException($"MergeQueue:Database:Provider '{options.Database.Provider}' is not supported (sqlite; postgres is planned).");
+        NotificationTargets.Validate(options.Notifications);
         var publicUrl = string.IsNullOrWhiteSpace(options.PublicUrl) ? builder.Configuration["Urls"]!.Split(';')[0] : options.PublicUrl;
 
         // JSON lines for machines by default; sandbox asks for text a person can follow (MergeQueue:Logging:Format=text).
@@ -92,6 +94,10 @@ public static class ServiceHost
         builder.Services.AddSingleton<DeliveryProcessor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeliveryProcessor>());
         builder.Services.AddSingleton<QueueTicker>();
+        builder.Services.AddSingleton(sp => new NotificationStore(sp.GetRequiredService<SqliteDatabase>()));
+        builder.Services.AddSingleton<NotificationTargets>();
+        builder.Services.AddSingleton<Notifier>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Notifier>());
 
         builder.Services.AddQuartz(q =>
         {

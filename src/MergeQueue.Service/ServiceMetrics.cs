@@ -55,5 +55,8 @@ public static class ServiceMetrics
         "mergequeue_poll_ticks_total", "Poller runs.");
 
     public static readonly Counter Purged = Metrics.CreateCounter(
-        "mergequeue_retention_purged_rows_total", "Rows the retention job deleted, by table (webhook_delivery, event_log).", "table");
+        "mergequeue_retention_purged_rows_total", "Rows the retention job deleted, by table (webhook_delivery, event_log, notification).", "table");
+
+    public static readonly Counter NotificationTries = Metrics.CreateCounter(
+        "mergequeue_notification_tries_total", "Notification delivery tries, by channel (webhook, slack) and outcome (delivered, retry, dead).", "channel", "outcome");
 }

@@ -20,6 +20,7 @@ public sealed class ServiceOptions
     public DashboardOptions Dashboard { get; set; } = new();
     public WebhookOptions Webhooks { get; set; } = new();
     public RetentionOptions Retention { get; set; } = new();
+    public NotificationOptions Notifications { get; set; } = new();
 
     public sealed class DatabaseOptions
     {
@@ -81,5 +82,44 @@ public sealed class ServiceOptions
         public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(30);
         /// <summary>Repositories whose deliveries are handled side by side.</summary>
         public int Lanes { get; set; } = 8;
+    }
+
+    /// <summary>
+    /// Outgoing webhooks and Slack incoming webhooks (docs/operations.md, "Notifications"). Targets are
+    /// named here with their URLs and secrets; a repository's <c>notify:</c> picks them by name.
+    /// </summary>
+    public sealed class NotificationOptions
+    {
+        public List<WebhookTarget> Webhooks { get; set; } = [];
+        public List<SlackTarget> Slack { get; set; } = [];
+        /// <summary>Delivery tries before a message is given up (dead); every try is in the delivery log.</summary>
+        public int MaxAttempts { get; set; } = 8;
+        /// <summary>The wait after the first failed try; it doubles per try up to <see cref="MaxRetryDelay"/>.</summary>
+        public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(10);
+        public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(10);
+        /// <summary>How long one try may take before it counts as failed.</summary>
+        public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+        /// <summary>How often the event log is read for new events to announce.</summary>
+        public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+        /// <summary>How often targets are checked for being stuck (<c>notify.stuck_after</c>).</summary>
+        public TimeSpan StuckCheckInterval { get; set; } = TimeSpan.FromMinutes(1);
+    }
+
+    /// <summary>An outgoing webhook: a JSON POST signed with <see cref="Secret"/> (<c>X-MergeQueue-Signature-256</c>).</summary>
+    public sealed class WebhookTarget
+    {
+        public string Name { get; set; } = "";
+        public string Url { get; set; } = "";
+        public string Secret { get; set; } = "";
+        /// <summary>true: hears about every managed repository, whether or not its <c>notify:</c> names it.</summary>
+        public bool AllRepositories { get; set; }
+    }
+
+    /// <summary>A Slack incoming webhook: a POST of <c>{"text": ...}</c>.</summary>
+    public sealed class SlackTarget
+    {
+        public string Name { get; set; } = "";
+        public string Url { get; set; } = "";
+        public bool AllRepositories { get; set; }
     }
 }

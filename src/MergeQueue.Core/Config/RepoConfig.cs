@@ -25,6 +25,21 @@ public sealed record Timeouts
 }
 
 /// <summary>
+/// The repository's <c>notify:</c>: which notification targets named in the service's settings
+/// (<c>MergeQueue:Notifications</c>) hear about its queue. URLs and secrets never come from the
+/// repository; it only names them.
+/// </summary>
+public sealed record NotifyConfig
+{
+    /// <summary>Names of outgoing webhooks (<c>MergeQueue:Notifications:Webhooks:N:Name</c>).</summary>
+    public IReadOnlyList<string> Webhooks { get; init; } = [];
+    /// <summary>Names of Slack incoming webhooks (<c>MergeQueue:Notifications:Slack:N:Name</c>).</summary>
+    public IReadOnlyList<string> Slack { get; init; } = [];
+    /// <summary>A target counts as stuck when nothing merged for this long while PRs wait; null: never.</summary>
+    public TimeSpan? StuckAfter { get; init; }
+}
+
+/// <summary>
 /// A repository's <c>.github/mergequeue.yml</c> (CONTRACT §3). Every default lives here: the
 /// initializers are what a config made in code starts from (one attempt at a time, fixed batching);
 /// <see cref="FileDefaults"/> adds what a file that says nothing gets, chosen by the benchmark.
@@ -74,6 +89,8 @@ public sealed record RepoConfig
     public int FlakyRetries { get; init; } = 1;
     /// <summary>Matched case-insensitively against a failing check's description: a match is a flake.</summary>
     public IReadOnlyList<string> FlakyPatterns { get; init; } = ["network error", "timed out", "connection reset", "ECONNRESET", "ETIMEDOUT"];
+    /// <summary>Who hears about merges, failures, timeouts, a stuck queue, freezes (docs/configuration.md, notify).</summary>
+    public NotifyConfig Notify { get; init; } = new();
 
     public bool IsTarget(string branch) => TargetBranches.Contains(branch, StringComparer.Ordinal);
 

@@ -80,6 +80,7 @@ public static class RepoConfigParser
                     "allow_no_checks" => config with { AllowNoChecks = Bool(key, value) },
                     "flaky_retries" => config with { FlakyRetries = Int(key, value, min: 0) },
                     "flaky_patterns" => config with { FlakyPatterns = List(key, value) },
+                    "notify" => config with { Notify = ParseNotify(value) },
                     _ => throw new ConfigException($"unknown key '{key}'"),
                 };
             }
@@ -132,6 +133,25 @@ public static class RepoConfigParser
             };
         }
         return t;
+    }
+
+    private static NotifyConfig ParseNotify(YamlNode node)
+    {
+        if (node is not YamlMappingNode map) throw new ConfigException("'notify' must be a mapping (webhooks, slack, stuck_after)");
+        var n = new NotifyConfig();
+        foreach (var (k, v) in map.Children)
+        {
+            if (k is not YamlScalarNode { Value: { } key }) throw new ConfigException("a key of 'notify' must be a plain word");
+            n = key switch
+            {
+                "webhooks" => n with { Webhooks = List("notify.webhooks", v) },
+                "slack" => n with { Slack = List("notify.slack", v) },
+                "stuck_after" => n with { StuckAfter = IsNull(v) ? null : Duration("notify.stuck_after", v) },
+                // Worded without "unknown key": that phrase is kept for the file's top level (ConfigSchemaTests).
+                _ => throw new ConfigException($"'notify' has no setting '{key}' (webhooks, slack, stuck_after)"),
+            };
+        }
+        return n;
     }
 
     private static RepoConfig Fixed(RepoConfig config, string key) =>

@@ -20,7 +20,9 @@ public sealed class RetentionJob(RetentionPurge purge, TimeProvider clock, IOpti
         var purged = await purge.PurgeAsync(clock.GetUtcNow() - maxAge, cancellationToken);
         ServiceMetrics.Purged.WithLabels("webhook_delivery").Inc(purged.Deliveries);
         ServiceMetrics.Purged.WithLabels("event_log").Inc(purged.Events);
-        if (purged.Deliveries + purged.Events > 0)
-            logger.LogInformation("Retention: purged {Deliveries} deliveries and {Events} event log rows older than {MaxAge}", purged.Deliveries, purged.Events, maxAge);
+        ServiceMetrics.Purged.WithLabels("notification").Inc(purged.Notifications);
+        if (purged.Deliveries + purged.Events + purged.Notifications > 0)
+            logger.LogInformation("Retention: purged {Deliveries} deliveries, {Events} event log rows and {Notifications} notifications older than {MaxAge}",
+                purged.Deliveries, purged.Events, purged.Notifications, maxAge);
     }
 }

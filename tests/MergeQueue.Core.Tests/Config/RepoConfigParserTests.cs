@@ -18,6 +18,16 @@ public class RepoConfigParserTests
     }
 
     [Test]
+    public void Parse_Notify_NamesTargetsAndStuckAfter()
+    {
+        var config = RepoConfigParser.Parse("notify: { webhooks: [ops, audit], slack: team, stuck_after: 2h }").Config!;
+        config.Notify.Webhooks.Should().Equal("ops", "audit");
+        config.Notify.Slack.Should().Equal("team");
+        config.Notify.StuckAfter.Should().Be(TimeSpan.FromHours(2));
+        RepoConfigParser.Parse("target_branches: [main]").Config!.Notify.Should().BeEquivalentTo(new NotifyConfig());
+    }
+
+    [Test]
     public void Parse_EveryKey_IsRead()
     {
         var yaml = """
@@ -109,6 +119,9 @@ public class RepoConfigParserTests
     [TestCase("max_batch_size: 0", "'max_batch_size' must be a whole number of at least 1")]
     [TestCase("target_branches: []", "'target_branches' must list at least one branch")]
     [TestCase("colour: blue", "unknown key 'colour'")]
+    [TestCase("notify: { email: [ops] }", "'notify' has no setting 'email'")]
+    [TestCase("notify: { stuck_after: soon }", "'notify.stuck_after' must be a duration")]
+    [TestCase("notify: ops", "'notify' must be a mapping")]
     [TestCase("commit_message_pattern: '(unclosed'", "'commit_message_pattern' is not a valid regular expression")]
     [TestCase("target_branches: [main\nstrategy: merge", "invalid YAML")]
     [TestCase("- just\n- a list", "must be a YAML mapping")]

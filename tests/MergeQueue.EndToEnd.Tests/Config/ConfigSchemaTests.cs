@@ -111,6 +111,9 @@ public class ConfigSchemaTests
     [TestCase("bisect: serial")]
     [TestCase("flaky_retries: 0")]
     [TestCase("timeouts: {}")]
+    [TestCase("notify: {}")]
+    [TestCase("notify: { webhooks: [ops], slack: team, stuck_after: 2h }")]
+    [TestCase("notify: { webhooks:, stuck_after: }")]
     public void Schema_ValidVariant_AcceptedByBoth(string yaml) => BothAccept(yaml);
 
     [TestCase("", TestName = "Schema_EmptyFile_RefusedByBoth")]
@@ -156,6 +159,11 @@ public class ConfigSchemaTests
     [TestCase("commit_message_pattern: [a, b]", TestName = "Schema_PatternList_RefusedByBoth")]
     [TestCase("required_labels: { qa: ok }", TestName = "Schema_LabelsMapping_RefusedByBoth")]
     [TestCase("flaky_patterns: [[timeout]]", TestName = "Schema_FlakyPatternsNested_RefusedByBoth")]
+    [TestCase("notify: [ops]", TestName = "Schema_NotifyList_RefusedByBoth")]
+    [TestCase("notify:", TestName = "Schema_NotifyNull_RefusedByBoth")]
+    [TestCase("notify: { email: [ops] }", TestName = "Schema_UnknownNotifyKey_RefusedByBoth")]
+    [TestCase("notify: { stuck_after: 2 }", TestName = "Schema_StuckAfterWithoutUnit_RefusedByBoth")]
+    [TestCase("notify: { webhooks: { ops: true } }", TestName = "Schema_NotifyWebhooksMapping_RefusedByBoth")]
     public void Schema_InvalidConfig_RefusedByBoth(string yaml) => BothRefuse(yaml);
 
     [Test]
@@ -186,6 +194,7 @@ public class ConfigSchemaTests
         // AutoBatching is not a key: it records which batching keys were left to the planner (`auto`).
         PropertiesOf(SchemaDocument()).Should().Equal(KeysOf(typeof(RepoConfig), nameof(RepoConfig.AutoBatching)));
         PropertiesOf(SchemaDocument().GetProperty("properties").GetProperty("timeouts")).Should().Equal(KeysOf(typeof(Timeouts)));
+        PropertiesOf(SchemaDocument().GetProperty("properties").GetProperty("notify")).Should().Equal(KeysOf(typeof(NotifyConfig)));
     }
 
     [Test]
