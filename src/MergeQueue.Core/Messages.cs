@@ -92,6 +92,8 @@ public static class Messages
     public static string MergedIn(CommitSha sha) => $"Merged in {sha.Value}";
     public static string MergedAs(CommitSha sha) => $"Merged as {sha.Value}";
     public const string ConflictWithTarget = "Merge conflict with the target branch";
+    public static string NoProtectedChecks(string target) =>
+        Status($"{target}'s branch protection requires no status checks, so nothing would test the merge (required_checks: from_branch_protection)");
     public static string ChecksFailed(IEnumerable<string> contexts) => Status($"Checks failed: {string.Join(", ", contexts)}");
     public static string CancelledByCommand(string actor) => $"Cancelled by {actor}";
     public const string CancelledNewCommits = "Cancelled: new commits were pushed";

@@ -33,7 +33,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
     private const string AttemptColumns =
         """
         id AS Id, owner AS Owner, repo AS Repo, target_branch AS TargetBranch, state AS State, base_sha AS BaseSha,
-        staging_sha AS StagingSha, parent_id AS ParentId, ahead_id AS AheadId, flake_retries AS FlakeRetries,
+        staging_sha AS StagingSha, parent_id AS ParentId, ahead_id AS AheadId, flake_retries AS FlakeRetries, required_checks AS RequiredChecks,
         created_at AS CreatedAt, timestamp AS Timestamp, reason AS Reason, version AS Version
         """;
 
@@ -394,9 +394,9 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO merge_attempt (id, owner, repo, target_branch, state, base_sha, staging_sha, parent_id,
-                ahead_id, flake_retries, created_at, timestamp, reason, version)
+                ahead_id, flake_retries, required_checks, created_at, timestamp, reason, version)
             VALUES (@Id, @Owner, @Repo, @TargetBranch, @State, @BaseSha, @StagingSha, @ParentId,
-                @AheadId, @FlakeRetries, @CreatedAt, @Timestamp, @Reason, 1)
+                @AheadId, @FlakeRetries, @RequiredChecks, @CreatedAt, @Timestamp, @Reason, 1)
             """, AttemptRow.From(attempt), tx, cancellationToken: ct));
 
     private static async Task UpdateAttemptAsync(SqliteConnection connection, SqliteTransaction tx, MergeAttempt attempt, CancellationToken ct)
@@ -405,7 +405,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
             """
             UPDATE merge_attempt SET target_branch = @TargetBranch, state = @State, base_sha = @BaseSha,
                 staging_sha = @StagingSha, parent_id = @ParentId, ahead_id = @AheadId, flake_retries = @FlakeRetries,
-                created_at = @CreatedAt, timestamp = @Timestamp,
+                required_checks = @RequiredChecks, created_at = @CreatedAt, timestamp = @Timestamp,
                 reason = @Reason, version = version + 1
             WHERE id = @Id AND version = @Version
             """, AttemptRow.From(attempt), tx, cancellationToken: ct));
@@ -504,6 +504,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         public long? ParentId { get; set; }
         public long? AheadId { get; set; }
         public int FlakeRetries { get; set; }
+        public string? RequiredChecks { get; set; }
         public long CreatedAt { get; set; }
         public long Timestamp { get; set; }
         public string? Reason { get; set; }
@@ -521,6 +522,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
             ParentId = attempt.ParentId?.Value,
             AheadId = attempt.AheadId?.Value,
             FlakeRetries = attempt.FlakeRetries,
+            RequiredChecks = attempt.RequiredChecks is { } required ? string.Join('\n', required) : null,
             CreatedAt = attempt.CreatedAt.ToUnixTimeMilliseconds(),
             Timestamp = attempt.StateChangedAt.ToUnixTimeMilliseconds(),
             Reason = attempt.Reason,
@@ -535,6 +537,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
                 ParentId = ParentId is { } p ? new AttemptId(p) : null,
                 AheadId = AheadId is { } ahead ? new AttemptId(ahead) : null,
                 FlakeRetries = FlakeRetries,
+                RequiredChecks = RequiredChecks is null ? null : RequiredChecks.Split('\n', StringSplitOptions.RemoveEmptyEntries),
                 StateChangedAt = Time(Timestamp),
                 Reason = Reason,
                 Version = Version,

@@ -188,6 +188,22 @@ public sealed class OctokitGitHub : IGitHub
             }
         }, ct);
 
+    public Task<IReadOnlyList<string>> GetRequiredStatusChecksAsync(RepoId repo, string branch, CancellationToken ct) =>
+        _runner.RunAsync<IReadOnlyList<string>>("get-required-status-checks", async a =>
+        {
+            var uri = new Uri($"repos/{Escape(repo.Owner)}/{Escape(repo.Name)}/branches/{Escape(branch)}/protection/required_status_checks", UriKind.Relative);
+            try
+            {
+                var checks = await _api.Get<BranchProtectionRequiredStatusChecks>(uri).WaitAsync(a.CancellationToken).ConfigureAwait(false);
+                return checks.Contexts?.ToArray() ?? [];
+            }
+            catch (NotFoundException)
+            {
+                // GitHub's 404: "Branch not protected" or "Required status checks not enabled".
+                return [];
+            }
+        }, ct);
+
     public Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct) =>
         _runner.RunAsync("get-file", async a =>
         {

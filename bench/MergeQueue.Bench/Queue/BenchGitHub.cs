@@ -132,6 +132,13 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
         return Task.FromResult<string?>(null);
     }
 
+    /// <summary>The bench's target is never protected: its config lists the checks.</summary>
+    public Task<IReadOnlyList<string>> GetRequiredStatusChecksAsync(RepoId repo, string branch, CancellationToken ct)
+    {
+        Read();
+        return Task.FromResult<IReadOnlyList<string>>([]);
+    }
+
     public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct)
     {
         Read();

@@ -89,6 +89,12 @@ public interface IGitHub
     /// <summary>A file's text at a ref, or null when there is no such file.</summary>
     Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct);
     Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct);
+    /// <summary>
+    /// The contexts the branch's protection requires to pass
+    /// (<c>GET /repos/{o}/{r}/branches/{b}/protection/required_status_checks</c>); empty when the
+    /// branch is not protected or its protection requires no status checks.
+    /// </summary>
+    Task<IReadOnlyList<string>> GetRequiredStatusChecksAsync(RepoId repo, string branch, CancellationToken ct);
 
     /// <summary>The branch's head, or null when there is no such branch.</summary>
     Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct);

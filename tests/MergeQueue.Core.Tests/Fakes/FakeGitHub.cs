@@ -140,6 +140,15 @@ public sealed class FakeGitHub : IGitHub
 
     public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct) => Task.FromResult("main");
 
+    /// <summary>Branch → the status checks its protection requires; a branch not listed is not protected.</summary>
+    public Dictionary<string, IReadOnlyList<string>> ProtectedChecks { get; } = new(StringComparer.Ordinal);
+
+    public Task<IReadOnlyList<string>> GetRequiredStatusChecksAsync(RepoId repo, string branch, CancellationToken ct)
+    {
+        Record($"GetRequiredStatusChecks {branch}");
+        return Task.FromResult(ProtectedChecks.GetValueOrDefault(branch) ?? []);
+    }
+
     public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct)
     {
         Record($"GetBranch {branch}");

@@ -185,6 +185,7 @@ public sealed class InMemoryQueueStore : IQueueStore
         ParentId = a.ParentId,
         AheadId = a.AheadId,
         FlakeRetries = a.FlakeRetries,
+        RequiredChecks = a.RequiredChecks,
         StateChangedAt = a.StateChangedAt,
         Reason = a.Reason,
         Version = a.Version,
