@@ -210,6 +210,18 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         return (states.Count(s => s == nameof(PullRequestState.Merged)), states.Count(s => s == nameof(PullRequestState.Failed)));
     }
 
+    public async Task<IReadOnlyList<TimeSpan>> GetRecentRunDurationsAsync(QueueId queue, int count, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var millis = await connection.QueryAsync<long>(new CommandDefinition(
+            """
+            SELECT timestamp - created_at FROM merge_attempt
+            WHERE owner = @Owner AND repo = @Repo AND target_branch = @Target AND state IN ('Merged', 'Failed') AND staging_sha IS NOT NULL
+            ORDER BY timestamp DESC, id DESC LIMIT @Count
+            """, new { queue.Repo.Owner, Repo = queue.Repo.Name, queue.Target, Count = count }, cancellationToken: ct));
+        return millis.Select(ms => TimeSpan.FromMilliseconds(ms)).ToArray();
+    }
+
     public async Task<Landing?> GetLastLandedAsync(QueueId queue, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);

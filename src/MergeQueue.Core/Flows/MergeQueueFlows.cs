@@ -165,8 +165,10 @@ public sealed partial class MergeQueueFlows(
     private async Task ReportPositionsAsync(QueueId queue, RepoConfig config, Cause cause, CancellationToken ct,
         QueueFreeze? freeze, IReadOnlyDictionary<int, string> held)
     {
-        var (prs, _) = await LoadQueueAsync(queue, ct);
+        var (prs, attempts) = await LoadQueueAsync(queue, ct);
         var queued = QueuePlanner.Ordered(prs);
+        var runs = await store.GetRecentRunDurationsAsync(queue, Eta.History, ct);
+        var inFlight = attempts.Count(a => a.IsInFlight);
         var ordered = queued.Where(p => !held.ContainsKey(p.Number) && !p.Held).ToArray();
         var oldest = ordered.Length == 0 ? Now : ordered.Min(p => p.QueuedAt ?? p.StateChangedAt);
         DateTimeOffset? batchAt = Now - oldest < config.BatchDelay ? oldest + config.BatchDelay : null;
@@ -180,6 +182,8 @@ public sealed partial class MergeQueueFlows(
                 QueuePosition = (i + 1, ordered.Length),
                 BatchStartsAt = batchAt,
             }).Short;
+            // A frozen target has no ETA worth stating.
+            if (freeze is null) text = Messages.WithEta(text, Eta.ForQueued(runs, i + 1, config.MaxBatchSize, inFlight, config.ParallelAttempts));
             if (ordered[i].Reason == text) continue;
             ordered[i].Reason = text;
             changes.PullRequests.Add(ordered[i]);
