@@ -88,6 +88,10 @@ public static class Messages
     public const string AlreadyRequested = "already requested";
     public static string RefusedQueuedElsewhere(string queuedFor, string wanted) => $"already queued for {queuedFor}; cancel it first to merge into {wanted}";
 
+    // The mergequeue check run (GitHub Apps)
+    public static string CheckRunSummary(string state, string why, AttemptId? attempt, CommitSha? staging) =>
+        $"**{state}**: {why}" + (attempt is { } a ? $"\n\nAttempt {a}" + (staging is { } s ? $", staging commit {s.Value}" : ", being built") : "");
+
     // ETA
     public static string Eta(Queue.EtaEstimate eta) =>
         $"about {Rough(eta.Expected)}: {eta.AttemptsAhead} attempt{(eta.AttemptsAhead == 1 ? "" : "s")} ahead, median staging run {Rough(eta.MedianRun)} over the last {eta.Samples}";

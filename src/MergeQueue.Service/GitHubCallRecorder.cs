@@ -123,6 +123,7 @@ public sealed class RecordingGitHub(IGitHub inner, GitHubCallRecorder recorder, 
     public Task<DateTimeOffset?> GetPushedAtAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) => inner.GetPushedAtAsync(repo, branch, sha, ct);
     public Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct) => inner.GetFileAsync(repo, path, gitRef, ct);
     public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct) => inner.GetDefaultBranchAsync(repo, ct);
+    public Task ReportCheckRunAsync(RepoId repo, CommitSha sha, string name, CheckRunReport report, CancellationToken ct) => inner.ReportCheckRunAsync(repo, sha, name, report, ct);
     public Task<IReadOnlyList<string>> GetRequiredStatusChecksAsync(RepoId repo, string branch, CancellationToken ct) => inner.GetRequiredStatusChecksAsync(repo, branch, ct);
     public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct) => inner.GetBranchAsync(repo, branch, ct);
     public Task<CommitInfo> GetCommitAsync(RepoId repo, CommitSha sha, CancellationToken ct) => inner.GetCommitAsync(repo, sha, ct);

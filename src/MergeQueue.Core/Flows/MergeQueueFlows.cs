@@ -132,6 +132,7 @@ public sealed partial class MergeQueueFlows(
             // The state is saved; a lost status is repaired by the next report, never worth failing the flow.
             logger.LogWarning(e, "Could not post the status of {Repo}#{Number}", pr.Repo, pr.Number);
         }
+        await ReportCheckRunAsync(pr, text, ct);
         // Only outcomes are worth a comment, and only where the repository asked for comments.
         if (pr.IsActive || (await configs.GetAsync(pr.Repo, ct))?.Comments != true) return;
         try
@@ -141,6 +142,32 @@ public sealed partial class MergeQueueFlows(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             logger.LogWarning(e, "Could not comment the outcome on {Repo}#{Number}", pr.Repo, pr.Number);
+        }
+    }
+
+    /// <summary>
+    /// The <c>mergequeue</c> check run beside the status (GitHub Apps only; the adapter skips it for a
+    /// token): its title is the status's text, its summary why the PR is where it is, its attempt and
+    /// the staging commit under test.
+    /// </summary>
+    private async Task ReportCheckRunAsync(PullRequest pr, string text, CancellationToken ct)
+    {
+        CheckRunConclusion? conclusion = pr.State switch
+        {
+            PullRequestState.Merged => CheckRunConclusion.Success,
+            PullRequestState.Cancelled => CheckRunConclusion.Cancelled,
+            PullRequestState.Failed or PullRequestState.TimedOut => CheckRunConclusion.Failure,
+            _ => null,
+        };
+        var attempt = pr.AttemptId is { } id && pr.IsActive ? await store.GetAttemptAsync(id, ct) : null;
+        var summary = Messages.CheckRunSummary(pr.State.ToString(), pr.Reason ?? text, attempt?.Id, attempt?.StagingSha);
+        try
+        {
+            await github.ReportCheckRunAsync(pr.Repo, pr.HeadSha, FlowOptions.StatusContext, new CheckRunReport(text, summary, conclusion, TargetUrl(pr)), ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Could not report the check run of {Repo}#{Number}", pr.Repo, pr.Number);
         }
     }
 
