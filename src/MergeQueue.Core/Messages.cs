@@ -88,10 +88,31 @@ public static class Messages
     public const string AlreadyRequested = "already requested";
     public static string RefusedQueuedElsewhere(string queuedFor, string wanted) => $"already queued for {queuedFor}; cancel it first to merge into {wanted}";
 
+    // The mergequeue check run (GitHub Apps)
+    public static string CheckRunSummary(string state, string why, AttemptId? attempt, CommitSha? staging) =>
+        $"**{state}**: {why}" + (attempt is { } a ? $"\n\nAttempt {a}" + (staging is { } s ? $", staging commit {s.Value}" : ", being built") : "");
+
+    // ETA
+    public static string Eta(Queue.EtaEstimate eta) =>
+        $"about {Rough(eta.Expected)}: {eta.AttemptsAhead} attempt{(eta.AttemptsAhead == 1 ? "" : "s")} ahead, median staging run {Rough(eta.MedianRun)} over the last {eta.Samples}";
+    /// <summary>A status with its ETA, when the two fit in a status description; else the status alone.</summary>
+    public static string WithEta(string status, Queue.EtaEstimate? eta) =>
+        eta is null ? status
+        : $"{status}; {Eta(eta)}" is { Length: <= MaxStatusLength } full ? full
+        : $"{status}; ETA about {Rough(eta.Expected)}" is { Length: <= MaxStatusLength } brief ? brief
+        : status;
+    /// <summary>A duration as a person rounds it: minutes, or hours from two hours on.</summary>
+    private static string Rough(TimeSpan d) =>
+        d < TimeSpan.FromMinutes(1) ? "1 min"
+        : d < TimeSpan.FromHours(2) ? $"{Math.Round(d.TotalMinutes):0} min"
+        : $"{Math.Round(d.TotalHours, 1).ToString("0.#", System.Globalization.CultureInfo.InvariantCulture)} h";
+
     // Outcomes
     public static string MergedIn(CommitSha sha) => $"Merged in {sha.Value}";
     public static string MergedAs(CommitSha sha) => $"Merged as {sha.Value}";
     public const string ConflictWithTarget = "Merge conflict with the target branch";
+    public static string NoProtectedChecks(string target) =>
+        Status($"{target}'s branch protection requires no status checks, so nothing would test the merge (required_checks: from_branch_protection)");
     public static string ChecksFailed(IEnumerable<string> contexts) => Status($"Checks failed: {string.Join(", ", contexts)}");
     public static string CancelledByCommand(string actor) => $"Cancelled by {actor}";
     public const string CancelledNewCommits = "Cancelled: new commits were pushed";

@@ -33,7 +33,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
     private const string AttemptColumns =
         """
         id AS Id, owner AS Owner, repo AS Repo, target_branch AS TargetBranch, state AS State, base_sha AS BaseSha,
-        staging_sha AS StagingSha, parent_id AS ParentId, ahead_id AS AheadId, flake_retries AS FlakeRetries,
+        staging_sha AS StagingSha, parent_id AS ParentId, ahead_id AS AheadId, flake_retries AS FlakeRetries, required_checks AS RequiredChecks,
         created_at AS CreatedAt, timestamp AS Timestamp, reason AS Reason, version AS Version
         """;
 
@@ -208,6 +208,18 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
             ORDER BY timestamp DESC LIMIT @Count
             """, new { queue.Repo.Owner, Repo = queue.Repo.Name, queue.Target, Count = count }, cancellationToken: ct))).ToList();
         return (states.Count(s => s == nameof(PullRequestState.Merged)), states.Count(s => s == nameof(PullRequestState.Failed)));
+    }
+
+    public async Task<IReadOnlyList<TimeSpan>> GetRecentRunDurationsAsync(QueueId queue, int count, CancellationToken ct)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var millis = await connection.QueryAsync<long>(new CommandDefinition(
+            """
+            SELECT timestamp - created_at FROM merge_attempt
+            WHERE owner = @Owner AND repo = @Repo AND target_branch = @Target AND state IN ('Merged', 'Failed') AND staging_sha IS NOT NULL
+            ORDER BY timestamp DESC, id DESC LIMIT @Count
+            """, new { queue.Repo.Owner, Repo = queue.Repo.Name, queue.Target, Count = count }, cancellationToken: ct));
+        return millis.Select(ms => TimeSpan.FromMilliseconds(ms)).ToArray();
     }
 
     public async Task<Landing?> GetLastLandedAsync(QueueId queue, CancellationToken ct)
@@ -394,9 +406,9 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO merge_attempt (id, owner, repo, target_branch, state, base_sha, staging_sha, parent_id,
-                ahead_id, flake_retries, created_at, timestamp, reason, version)
+                ahead_id, flake_retries, required_checks, created_at, timestamp, reason, version)
             VALUES (@Id, @Owner, @Repo, @TargetBranch, @State, @BaseSha, @StagingSha, @ParentId,
-                @AheadId, @FlakeRetries, @CreatedAt, @Timestamp, @Reason, 1)
+                @AheadId, @FlakeRetries, @RequiredChecks, @CreatedAt, @Timestamp, @Reason, 1)
             """, AttemptRow.From(attempt), tx, cancellationToken: ct));
 
     private static async Task UpdateAttemptAsync(SqliteConnection connection, SqliteTransaction tx, MergeAttempt attempt, CancellationToken ct)
@@ -405,7 +417,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
             """
             UPDATE merge_attempt SET target_branch = @TargetBranch, state = @State, base_sha = @BaseSha,
                 staging_sha = @StagingSha, parent_id = @ParentId, ahead_id = @AheadId, flake_retries = @FlakeRetries,
-                created_at = @CreatedAt, timestamp = @Timestamp,
+                required_checks = @RequiredChecks, created_at = @CreatedAt, timestamp = @Timestamp,
                 reason = @Reason, version = version + 1
             WHERE id = @Id AND version = @Version
             """, AttemptRow.From(attempt), tx, cancellationToken: ct));
@@ -504,6 +516,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         public long? ParentId { get; set; }
         public long? AheadId { get; set; }
         public int FlakeRetries { get; set; }
+        public string? RequiredChecks { get; set; }
         public long CreatedAt { get; set; }
         public long Timestamp { get; set; }
         public string? Reason { get; set; }
@@ -521,6 +534,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
             ParentId = attempt.ParentId?.Value,
             AheadId = attempt.AheadId?.Value,
             FlakeRetries = attempt.FlakeRetries,
+            RequiredChecks = attempt.RequiredChecks is { } required ? string.Join('\n', required) : null,
             CreatedAt = attempt.CreatedAt.ToUnixTimeMilliseconds(),
             Timestamp = attempt.StateChangedAt.ToUnixTimeMilliseconds(),
             Reason = attempt.Reason,
@@ -535,6 +549,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
                 ParentId = ParentId is { } p ? new AttemptId(p) : null,
                 AheadId = AheadId is { } ahead ? new AttemptId(ahead) : null,
                 FlakeRetries = FlakeRetries,
+                RequiredChecks = RequiredChecks is null ? null : RequiredChecks.Split('\n', StringSplitOptions.RemoveEmptyEntries),
                 StateChangedAt = Time(Timestamp),
                 Reason = Reason,
                 Version = Version,

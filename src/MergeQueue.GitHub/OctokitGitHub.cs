@@ -188,6 +188,22 @@ public sealed class OctokitGitHub : IGitHub
             }
         }, ct);
 
+    public Task<IReadOnlyList<string>> GetRequiredStatusChecksAsync(RepoId repo, string branch, CancellationToken ct) =>
+        _runner.RunAsync<IReadOnlyList<string>>("get-required-status-checks", async a =>
+        {
+            var uri = new Uri($"repos/{Escape(repo.Owner)}/{Escape(repo.Name)}/branches/{Escape(branch)}/protection/required_status_checks", UriKind.Relative);
+            try
+            {
+                var checks = await _api.Get<BranchProtectionRequiredStatusChecks>(uri).WaitAsync(a.CancellationToken).ConfigureAwait(false);
+                return checks.Contexts?.ToArray() ?? [];
+            }
+            catch (NotFoundException)
+            {
+                // GitHub's 404: "Branch not protected" or "Required status checks not enabled".
+                return [];
+            }
+        }, ct);
+
     public Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct) =>
         _runner.RunAsync("get-file", async a =>
         {
@@ -380,6 +396,42 @@ public sealed class OctokitGitHub : IGitHub
                 Description = OctokitMapping.StatusDescription(description),
                 TargetUrl = targetUrl,
             }).WaitAsync(a.CancellationToken), ct);
+
+    public Task ReportCheckRunAsync(RepoId repo, CommitSha sha, string name, CheckRunReport report, CancellationToken ct)
+    {
+        // Check runs are for Apps only: a token gets 403 from GitHub, so it never asks.
+        if (_app is null) return Task.CompletedTask;
+        return _runner.RunAsync("report-check-run", async a =>
+        {
+            var output = new NewCheckRunOutput(report.Title, report.Summary);
+            var existing = await _client.Check.Run.GetAllForReference(repo.Owner, repo.Name, sha.Value, new CheckRunRequest { CheckName = name })
+                .WaitAsync(a.CancellationToken).ConfigureAwait(false);
+            var run = existing.CheckRuns.Where(r => r.App?.Id.ToString(CultureInfo.InvariantCulture) == _app.AppId).OrderByDescending(r => r.Id).FirstOrDefault();
+            var status = report.Conclusion is null ? CheckStatus.InProgress : CheckStatus.Completed;
+            CheckConclusion? conclusion = report.Conclusion switch
+            {
+                CheckRunConclusion.Success => CheckConclusion.Success,
+                CheckRunConclusion.Failure => CheckConclusion.Failure,
+                CheckRunConclusion.Cancelled => CheckConclusion.Cancelled,
+                _ => null,
+            };
+            // A completed run is left as it is: the next request of the same head starts a new one.
+            if (run is not null && run.Status.Value != CheckStatus.Completed)
+            {
+                await _client.Check.Run.Update(repo.Owner, repo.Name, run.Id, new CheckRunUpdate
+                {
+                    Status = status, Conclusion = conclusion, Output = output, DetailsUrl = report.DetailsUrl,
+                    CompletedAt = conclusion is null ? null : _time.GetUtcNow(),
+                }).WaitAsync(a.CancellationToken).ConfigureAwait(false);
+                return;
+            }
+            await _client.Check.Run.Create(repo.Owner, repo.Name, new NewCheckRun(name, sha.Value)
+            {
+                Status = status, Conclusion = conclusion, Output = output, DetailsUrl = report.DetailsUrl,
+                StartedAt = _time.GetUtcNow(), CompletedAt = conclusion is null ? null : _time.GetUtcNow(),
+            }).WaitAsync(a.CancellationToken).ConfigureAwait(false);
+        }, ct);
+    }
 
     public Task CommentAsync(RepoId repo, int number, string body, CancellationToken ct)
     {

@@ -129,6 +129,8 @@ public sealed class RecordingGitHub(Func<IGitHub> connection, GitHubCallRecorder
     public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct) => Inner.GetBranchAsync(repo, branch, ct);
     public Task<CommitInfo> GetCommitAsync(RepoId repo, CommitSha sha, CancellationToken ct) => Inner.GetCommitAsync(repo, sha, ct);
     public Task<CommitRange> CompareCommitsAsync(RepoId repo, CommitSha baseSha, CommitSha head, CancellationToken ct) => Inner.CompareCommitsAsync(repo, baseSha, head, ct);
+    public Task ReportCheckRunAsync(RepoId repo, CommitSha sha, string name, CheckRunReport report, CancellationToken ct) => Inner.ReportCheckRunAsync(repo, sha, name, report, ct);
+    public Task<IReadOnlyList<string>> GetRequiredStatusChecksAsync(RepoId repo, string branch, CancellationToken ct) => Inner.GetRequiredStatusChecksAsync(repo, branch, ct);
 
     public Task ResetBranchAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) =>
         recorder.TrackAsync(repo, null, "reset-branch", $"{branch} to {sha.Short}", () => Inner.ResetBranchAsync(repo, branch, sha, ct));

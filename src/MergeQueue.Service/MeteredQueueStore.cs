@@ -15,6 +15,7 @@ public sealed class MeteredQueueStore(IQueueStore inner) : IQueueStore
     public Task<IReadOnlyList<MergeAttempt>> GetActiveAttemptsAsync(RepoId? repo, CancellationToken ct) => inner.GetActiveAttemptsAsync(repo, ct);
     public Task<PullRequest?> FindLatestPullRequestAsync(RepoId repo, int number, CancellationToken ct) => inner.FindLatestPullRequestAsync(repo, number, ct);
     public Task<(int Merged, int Failed)> GetRecentOutcomesAsync(QueueId queue, int count, CancellationToken ct) => inner.GetRecentOutcomesAsync(queue, count, ct);
+    public Task<IReadOnlyList<TimeSpan>> GetRecentRunDurationsAsync(QueueId queue, int count, CancellationToken ct) => inner.GetRecentRunDurationsAsync(queue, count, ct);
     public Task<Landing?> GetLastLandedAsync(QueueId queue, CancellationToken ct) => inner.GetLastLandedAsync(queue, ct);
     public Task<QueueFreeze?> GetFreezeAsync(QueueId queue, CancellationToken ct) => inner.GetFreezeAsync(queue, ct);
     public Task SetFreezeAsync(QueueFreeze freeze, CancellationToken ct) => inner.SetFreezeAsync(freeze, ct);

@@ -80,9 +80,20 @@ public sealed class SimRepository
     public List<SimCheckSuite> CheckSuites { get; } = [];
     public List<SimLabel> Labels { get; } = [];
     public List<SimHook> Hooks { get; } = [];
+    /// <summary>Branch name → its protection; a branch not listed is not protected.</summary>
+    public Dictionary<string, SimBranchProtection> Protections { get; } = new(StringComparer.Ordinal);
 
     /// <summary>The last issue/pull request number handed out (they share one sequence, as on GitHub).</summary>
     public int LastNumber { get; set; }
+}
+
+/// <summary>A protected branch's rules, as far as the simulator keeps them: the required status checks.</summary>
+public sealed class SimBranchProtection
+{
+    /// <summary>The contexts that must pass; null: the protection requires no status checks.</summary>
+    public List<string>? RequiredContexts { get; set; }
+    /// <summary>The branch must be up to date with the base before merging.</summary>
+    public bool Strict { get; set; }
 }
 
 public sealed class SimPullRequest

@@ -193,6 +193,26 @@ public sealed class SimulatorClient : IDisposable
     public Task SetPermissionAsync(string repo, string user, string permission, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Put, $"{RepoPath(repo)}/permissions/{E(user)}", new PermissionRequest(permission), ct);
 
+    /// <summary>Protects the branch with these required status checks (null: protected, no checks required).</summary>
+    public Task<BranchProtectionInfo> SetBranchProtectionAsync(string repo, string branch, IReadOnlyList<string>? requiredStatusChecks, CancellationToken ct = default) =>
+        SendAsync<BranchProtectionInfo>(HttpMethod.Put, $"{RepoPath(repo)}/protection/{branch}", new BranchProtectionRequest(requiredStatusChecks), ct);
+
+    /// <summary>The branch's protection, or null when it is not protected.</summary>
+    public async Task<BranchProtectionInfo?> GetBranchProtectionAsync(string repo, string branch, CancellationToken ct = default)
+    {
+        try
+        {
+            return await SendAsync<BranchProtectionInfo>(HttpMethod.Get, $"{RepoPath(repo)}/protection/{branch}", null, ct);
+        }
+        catch (SimulatorClientException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    public Task RemoveBranchProtectionAsync(string repo, string branch, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Delete, $"{RepoPath(repo)}/protection/{branch}", null, ct);
+
     // ---- checks, branch moves, CI ----
 
     /// <summary>A commit's combined status, latest statuses and latest check runs.</summary>

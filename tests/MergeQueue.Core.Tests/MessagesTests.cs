@@ -21,6 +21,8 @@ public class MessagesTests
         yield return new TestCaseData(Messages.RequeuedTargetMoved("main"), "main moved during testing: re-queued");
         yield return new TestCaseData(Messages.Held("blocked by label do-not-merge"), "Queued, held back: blocked by label do-not-merge");
         yield return new TestCaseData(Messages.ChecksFailed(["ci", "lint"]), "Checks failed: ci, lint");
+        yield return new TestCaseData(Messages.CheckRunSummary("Merging", "Testing in attempt 12, 1st in line", A, new CommitSha("abc123")), "**Merging**: Testing in attempt 12, 1st in line\n\nAttempt 12, staging commit abc123");
+        yield return new TestCaseData(Messages.NoProtectedChecks("main"), "main's branch protection requires no status checks, so nothing would test the merge (required_checks: from_branch_protection)");
         yield return new TestCaseData(Messages.MergedIn(new CommitSha("abc123")), "Merged in abc123");
         yield return new TestCaseData(Messages.QueuedFor("main"), "queued for main");
         yield return new TestCaseData(Messages.PrioritySet(3), "priority set to 3");

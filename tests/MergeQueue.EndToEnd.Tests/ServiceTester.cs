@@ -305,7 +305,11 @@ public sealed class ServiceTester : IAsyncDisposable
     /// </summary>
     public async Task AssertTargetOnlyMovedToGreenAsync(string branch = "main", string repo = Repo)
     {
-        var required = Core.Config.RepoConfigParser.Parse(Config.Yaml).Config?.RequiredChecks ?? ["ci"];
+        var config = Core.Config.RepoConfigParser.Parse(Config.Yaml).Config;
+        var required = config is { RequiredChecksFromBranchProtection: true }
+            ? (await Control.GetBranchProtectionAsync(repo, branch))?.RequiredStatusChecks ?? []
+            : config?.RequiredChecks ?? ["ci"];
+        if (config is { RequiredChecksFromBranchProtection: true }) required.Should().NotBeEmpty($"{branch} must be protected with required checks");
         var moves = await Control.BranchMovesAsync(repo, branch);
         foreach (var move in moves.Where(m => m.Actor == BotLogin))
         {

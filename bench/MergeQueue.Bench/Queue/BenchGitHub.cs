@@ -132,6 +132,16 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
         return Task.FromResult<string?>(null);
     }
 
+    /// <summary>The bench authenticates as nothing in particular: no check runs, as with a token.</summary>
+    public Task ReportCheckRunAsync(RepoId repo, CommitSha sha, string name, CheckRunReport report, CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>The bench's target is never protected: its config lists the checks.</summary>
+    public Task<IReadOnlyList<string>> GetRequiredStatusChecksAsync(RepoId repo, string branch, CancellationToken ct)
+    {
+        Read();
+        return Task.FromResult<IReadOnlyList<string>>([]);
+    }
+
     public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct)
     {
         Read();

@@ -50,6 +50,11 @@ public sealed record RepoConfig
     public MergeStrategy Strategy { get; init; } = MergeStrategy.Merge;
     public int RequiredApprovals { get; init; } = 1;
     public IReadOnlyList<string> RequiredChecks { get; init; } = ["ci"];
+    /// <summary>
+    /// <c>required_checks: from_branch_protection</c>: each attempt reads the target's branch protection
+    /// required status checks when it starts and must pass those (<see cref="RequiredChecks"/> is then empty).
+    /// </summary>
+    public bool RequiredChecksFromBranchProtection { get; init; }
     /// <summary>An empty <see cref="RequiredChecks"/> (merging untested commits) must be asked for with this.</summary>
     public bool AllowNoChecks { get; init; }
     public IReadOnlyList<string> PreChecks { get; init; } = [];

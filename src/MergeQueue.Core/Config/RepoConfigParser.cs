@@ -14,6 +14,8 @@ public sealed record ConfigParseResult(RepoConfig? Config, IReadOnlyList<string>
 public static class RepoConfigParser
 {
     public const string Path = ".github/mergequeue.yml";
+    /// <summary>The value of <c>required_checks</c> that reads the checks from the target's branch protection.</summary>
+    public const string FromBranchProtection = "from_branch_protection";
 
     public static ConfigParseResult Parse(string yaml)
     {
@@ -53,7 +55,9 @@ public static class RepoConfigParser
                     "target_branches" => config with { TargetBranches = NonEmptyList(key, value) },
                     "strategy" => config with { Strategy = Strategy(Scalar(key, value)) },
                     "required_approvals" => config with { RequiredApprovals = Int(key, value, min: 0) },
-                    "required_checks" => config with { RequiredChecks = List(key, value) },
+                    "required_checks" when value is YamlScalarNode { Value: FromBranchProtection } =>
+                        config with { RequiredChecks = [], RequiredChecksFromBranchProtection = true },
+                    "required_checks" => config with { RequiredChecks = List(key, value), RequiredChecksFromBranchProtection = false },
                     "pre_checks" => config with { PreChecks = List(key, value) },
                     "queue_on_approval" => config with { QueueOnApproval = Bool(key, value) },
                     "batch_delay" or "max_batch_size" or "batch_min_size" or "beside_bisection" when Scalar(key, value) == "auto" => config,
@@ -90,8 +94,8 @@ public static class RepoConfigParser
             }
         }
         // With no required check the target would move to commits nothing tested: only on purpose.
-        if (config.RequiredChecks.Count == 0 && !config.AllowNoChecks)
-            errors.Add("'required_checks' is empty: the target would move to untested commits; list the checks, or also set allow_no_checks: true");
+        if (config.RequiredChecks.Count == 0 && !config.AllowNoChecks && !config.RequiredChecksFromBranchProtection)
+            errors.Add("'required_checks' is empty: the target would move to untested commits; list the checks, use from_branch_protection, or also set allow_no_checks: true");
         return errors.Count == 0 ? new(config, []) : new(null, errors);
     }
 

@@ -87,6 +87,12 @@ public sealed partial class MergeQueueFlows
     /// </summary>
     private async Task StartAsync(QueueId queue, QueueDecision.Start start, RepoConfig config, Dictionary<int, string> held, Cause cause, CancellationToken ct)
     {
+        var required = await RequiredChecksAsync(queue.Repo, queue.Target, config, ct);
+        if (required.Count == 0 && !config.AllowNoChecks)
+        {
+            await RefuseUntestedAsync(queue, start, cause, ct);
+            return;
+        }
         MergeAttempt attempt;
         if (start.Split is { } split)
         {
@@ -100,11 +106,41 @@ public sealed partial class MergeQueueFlows
             attempt = MergeAttempt.Create(await store.NextAttemptIdAsync(ct), queue, MergeAttemptState.Constructing, null, null, Now);
         }
         attempt.AheadId = start.Ahead?.Id;
+        attempt.RequiredChecks = config.RequiredChecksFromBranchProtection ? required : null;
         foreach (var pr in start.PullRequests) pr.Batch(attempt.Id, Now);
         var changes = new Changes { Attempts = { attempt } };
         changes.PullRequests.AddRange(start.PullRequests);
         await SaveAsync(changes, cause, ct);
         await BuildAsync(attempt, start.PullRequests, start.Ahead?.StagingSha, config, cause, ct);
+    }
+
+    /// <summary>
+    /// The checks an attempt starting now (or a try build) must pass: <c>required_checks</c>, or with
+    /// <c>from_branch_protection</c> the target's branch protection as it is now.
+    /// </summary>
+    private async Task<IReadOnlyList<string>> RequiredChecksAsync(RepoId repo, string target, RepoConfig config, CancellationToken ct) =>
+        config.RequiredChecksFromBranchProtection ? await github.GetRequiredStatusChecksAsync(repo, target, ct) : config.RequiredChecks;
+
+    /// <summary>
+    /// The target's branch protection requires no check: starting would merge untested commits, so
+    /// the batch fails with the reason instead (a split attempt is retired with it).
+    /// </summary>
+    private async Task RefuseUntestedAsync(QueueId queue, QueueDecision.Start start, Cause cause, CancellationToken ct)
+    {
+        var reason = Messages.NoProtectedChecks(queue.Target);
+        var changes = new Changes();
+        if (start.Split is { } split)
+        {
+            split.Empty(reason, Now);
+            changes.Attempts.Add(split);
+        }
+        foreach (var pr in start.PullRequests)
+        {
+            pr.Fail(reason, Now);
+            changes.PullRequests.Add(pr);
+        }
+        await SaveAsync(changes, cause, ct);
+        await ReportAllAsync(changes.PullRequests, ct);
     }
 
     /// <summary>

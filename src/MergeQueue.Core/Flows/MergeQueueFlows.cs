@@ -132,6 +132,7 @@ public sealed partial class MergeQueueFlows(
             // The state is saved; a lost status is repaired by the next report, never worth failing the flow.
             logger.LogWarning(e, "Could not post the status of {Repo}#{Number}", pr.Repo, pr.Number);
         }
+        await ReportCheckRunAsync(pr, text, ct);
         // Only outcomes are worth a comment, and only where the repository asked for comments.
         if (pr.IsActive || (await configs.GetAsync(pr.Repo, ct))?.Comments != true) return;
         try
@@ -141,6 +142,32 @@ public sealed partial class MergeQueueFlows(
         catch (Exception e) when (e is not OperationCanceledException)
         {
             logger.LogWarning(e, "Could not comment the outcome on {Repo}#{Number}", pr.Repo, pr.Number);
+        }
+    }
+
+    /// <summary>
+    /// The <c>mergequeue</c> check run beside the status (GitHub Apps only; the adapter skips it for a
+    /// token): its title is the status's text, its summary why the PR is where it is, its attempt and
+    /// the staging commit under test.
+    /// </summary>
+    private async Task ReportCheckRunAsync(PullRequest pr, string text, CancellationToken ct)
+    {
+        CheckRunConclusion? conclusion = pr.State switch
+        {
+            PullRequestState.Merged => CheckRunConclusion.Success,
+            PullRequestState.Cancelled => CheckRunConclusion.Cancelled,
+            PullRequestState.Failed or PullRequestState.TimedOut => CheckRunConclusion.Failure,
+            _ => null,
+        };
+        var attempt = pr.AttemptId is { } id && pr.IsActive ? await store.GetAttemptAsync(id, ct) : null;
+        var summary = Messages.CheckRunSummary(pr.State.ToString(), pr.Reason ?? text, attempt?.Id, attempt?.StagingSha);
+        try
+        {
+            await github.ReportCheckRunAsync(pr.Repo, pr.HeadSha, FlowOptions.StatusContext, new CheckRunReport(text, summary, conclusion, TargetUrl(pr)), ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "Could not report the check run of {Repo}#{Number}", pr.Repo, pr.Number);
         }
     }
 
@@ -165,8 +192,10 @@ public sealed partial class MergeQueueFlows(
     private async Task ReportPositionsAsync(QueueId queue, RepoConfig config, Cause cause, CancellationToken ct,
         QueueFreeze? freeze, IReadOnlyDictionary<int, string> held)
     {
-        var (prs, _) = await LoadQueueAsync(queue, ct);
+        var (prs, attempts) = await LoadQueueAsync(queue, ct);
         var queued = QueuePlanner.Ordered(prs);
+        var runs = await store.GetRecentRunDurationsAsync(queue, Eta.History, ct);
+        var inFlight = attempts.Count(a => a.IsInFlight);
         var ordered = queued.Where(p => !held.ContainsKey(p.Number) && !p.Held).ToArray();
         var oldest = ordered.Length == 0 ? Now : ordered.Min(p => p.QueuedAt ?? p.StateChangedAt);
         DateTimeOffset? batchAt = Now - oldest < config.BatchDelay ? oldest + config.BatchDelay : null;
@@ -180,6 +209,8 @@ public sealed partial class MergeQueueFlows(
                 QueuePosition = (i + 1, ordered.Length),
                 BatchStartsAt = batchAt,
             }).Short;
+            // A frozen target has no ETA worth stating.
+            if (freeze is null) text = Messages.WithEta(text, Eta.ForQueued(runs, i + 1, config.MaxBatchSize, inFlight, config.ParallelAttempts));
             if (ordered[i].Reason == text) continue;
             ordered[i].Reason = text;
             changes.PullRequests.Add(ordered[i]);

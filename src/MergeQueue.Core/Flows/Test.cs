@@ -74,7 +74,7 @@ public sealed partial class MergeQueueFlows
     /// </summary>
     private async Task BlameAsync(MergeAttempt attempt, RepoConfig config, Cause cause, CancellationToken ct)
     {
-        var reason = attempt.Reason ?? Messages.ChecksFailed(config.RequiredChecks);
+        var reason = attempt.Reason ?? Messages.ChecksFailed(attempt.RequiredChecksUnder(config));
         var members = await MembersAsync(attempt, ct);
         attempt.Blame(reason, Now);
         var changes = new Changes { Attempts = { attempt } };

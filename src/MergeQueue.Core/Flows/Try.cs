@@ -93,8 +93,9 @@ public sealed partial class MergeQueueFlows
         var checks = (await github.GetChecksAsync(build.Repo, build.TrySha!.Value, ct))
             .GroupBy(c => c.Context, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.Last().State, StringComparer.Ordinal);
-        var failed = config.RequiredChecks.Where(c => checks.GetValueOrDefault(c) == CheckState.Failure).ToArray();
-        var passed = config.RequiredChecks.All(c => checks.TryGetValue(c, out var s) && s == CheckState.Success);
+        var required = await RequiredChecksAsync(build.Repo, build.Target, config, ct);
+        var failed = required.Where(c => checks.GetValueOrDefault(c) == CheckState.Failure).ToArray();
+        var passed = (required.Count > 0 || config.AllowNoChecks) && required.All(c => checks.TryGetValue(c, out var s) && s == CheckState.Success);
         if (failed.Length == 0 && !passed) return false;
 
         // A newer try may have replaced this one while its checks were read: only the current row counts.

@@ -121,6 +121,14 @@ public sealed class MergeAttempt
     public AttemptId? AheadId { get; set; }
     /// <summary>How many times its staging run was rebuilt on the same tree after a flake.</summary>
     public int FlakeRetries { get; set; }
+    /// <summary>
+    /// The checks this attempt must pass when they were read from the target's branch protection as it
+    /// started (<c>required_checks: from_branch_protection</c>); null: the config's <c>required_checks</c>.
+    /// </summary>
+    public IReadOnlyList<string>? RequiredChecks { get; set; }
+
+    /// <summary>What this attempt's staging commit must pass.</summary>
+    public IReadOnlyList<string> RequiredChecksUnder(Config.RepoConfig config) => RequiredChecks ?? config.RequiredChecks;
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset StateChangedAt { get; set; }
     public string? Reason { get; set; }

@@ -64,6 +64,15 @@ public sealed record CommitRange(IReadOnlyList<CommitInfo> Commits, bool Complet
 /// <summary>A git author or committer; no date means "now" to GitHub.</summary>
 public sealed record GitIdentity(string Name, string Email, DateTimeOffset? Date = null);
 
+/// <summary>The conclusion of the queue's own check run once the request has ended.</summary>
+public enum CheckRunConclusion { Success, Failure, Cancelled }
+
+/// <summary>
+/// The <c>mergequeue</c> check run on a PR's head (CONTRACT §5): in progress while the PR waits or is
+/// tested, completed with <see cref="Conclusion"/> when its request ends.
+/// </summary>
+public sealed record CheckRunReport(string Title, string Summary, CheckRunConclusion? Conclusion, string? DetailsUrl);
+
 /// <summary>Status states the queue posts (CONTRACT §5).</summary>
 public enum StatusState { Pending, Success, Failure, Error }
 
@@ -89,6 +98,12 @@ public interface IGitHub
     /// <summary>A file's text at a ref, or null when there is no such file.</summary>
     Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct);
     Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct);
+    /// <summary>
+    /// The contexts the branch's protection requires to pass
+    /// (<c>GET /repos/{o}/{r}/branches/{b}/protection/required_status_checks</c>); empty when the
+    /// branch is not protected or its protection requires no status checks.
+    /// </summary>
+    Task<IReadOnlyList<string>> GetRequiredStatusChecksAsync(RepoId repo, string branch, CancellationToken ct);
 
     /// <summary>The branch's head, or null when there is no such branch.</summary>
     Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct);
@@ -111,6 +126,11 @@ public interface IGitHub
     Task<CommitRange> CompareCommitsAsync(RepoId repo, CommitSha baseSha, CommitSha head, CancellationToken ct);
 
     Task SetStatusAsync(RepoId repo, CommitSha sha, string context, StatusState state, string description, string? targetUrl, CancellationToken ct);
+    /// <summary>
+    /// Creates or updates the check run named <paramref name="name"/> on the commit. Only a GitHub
+    /// App may (GitHub refuses tokens): with token authentication this does nothing.
+    /// </summary>
+    Task ReportCheckRunAsync(RepoId repo, CommitSha sha, string name, CheckRunReport report, CancellationToken ct);
     Task CommentAsync(RepoId repo, int number, string body, CancellationToken ct);
     /// <summary>Reacts to an issue comment: <c>+1</c> for an accepted command, <c>confused</c> for a refused one.</summary>
     Task AddReactionAsync(RepoId repo, long commentId, string content, CancellationToken ct);

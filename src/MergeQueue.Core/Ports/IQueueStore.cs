@@ -88,6 +88,12 @@ public interface IQueueStore
     Task<(int Merged, int Failed)> GetRecentOutcomesAsync(QueueId queue, int count, CancellationToken ct);
 
     /// <summary>
+    /// How long the target's last <paramref name="count"/> finished attempts (merged or failed) took
+    /// from start to end, newest first: the history of <see cref="Queue.Eta"/>.
+    /// </summary>
+    Task<IReadOnlyList<TimeSpan>> GetRecentRunDurationsAsync(QueueId queue, int count, CancellationToken ct);
+
+    /// <summary>
     /// The attempt the queue last fast-forwarded the target to, and that staging commit: the target's
     /// head, unless someone else pushed since. Null before the first landing.
     /// </summary>

@@ -166,14 +166,16 @@ public static class QueuePlanner
     public static (Verdict Verdict, IReadOnlyList<string> Failed) Judge(IReadOnlyList<Check> checks, RepoConfig config, MergeAttempt attempt)
     {
         var latest = checks.GroupBy(c => c.Context, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Last(), StringComparer.Ordinal);
-        var failed = config.RequiredChecks.Where(c => latest.GetValueOrDefault(c)?.State == CheckState.Failure).ToArray();
+        var required = attempt.RequiredChecksUnder(config);
+        var failed = required.Where(c => latest.GetValueOrDefault(c)?.State == CheckState.Failure).ToArray();
         if (failed.Length > 0)
         {
             var flaky = attempt.FlakeRetries < config.FlakyRetries
                 && failed.All(c => IsFlake(latest[c].Description, config.FlakyPatterns));
             return (flaky ? Verdict.Flaky : Verdict.Failed, failed);
         }
-        var passed = config.RequiredChecks.All(c => latest.GetValueOrDefault(c)?.State == CheckState.Success);
+        // Never green on nothing: an attempt without required checks comes only from allow_no_checks.
+        var passed = (required.Count > 0 || config.AllowNoChecks) && required.All(c => latest.GetValueOrDefault(c)?.State == CheckState.Success);
         return (passed ? Verdict.Passed : Verdict.Pending, []);
     }
 

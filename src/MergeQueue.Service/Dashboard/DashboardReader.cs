@@ -241,6 +241,8 @@ public sealed class DashboardReader(
                     // Core covers the position, batch delay and freeze; a running attempt or a full batch only the planner knows.
                     if (entry is not null && target!.BatchStartsAt is null && target.Freeze is null) reasons.Add($"The queue: {entry.Why}.");
                 }
+                if (entry?.Position is { } place && target?.Freeze is null && await EtaAsync(repo, latest.Target, place, ct) is { } eta)
+                    reasons.Add($"Estimated to merge in {eta.Text} (between {Minutes(eta.Low)} and {Minutes(eta.High)}).");
                 return reasons;
             case nameof(PullRequestState.Merging) or nameof(PullRequestState.Split):
                 var attempt = attempts.FirstOrDefault(a => a.Id == latest.Attempt);
@@ -253,6 +255,18 @@ public sealed class DashboardReader(
         if (freeze is not null) reasons.Add($"{latest.Target} is frozen by {freeze.FrozenBy} since {Format(freeze.FrozenAt)}{(freeze.Reason is null ? "" : $": {freeze.Reason}")}.");
         return reasons;
     }
+
+    /// <summary>Core's ETA for a queued PR at this place, from the target's recent runs; null without history or config.</summary>
+    private async Task<EtaEstimate?> EtaAsync(RepoId repo, string target, int position, CancellationToken ct)
+    {
+        if (!configs.Known.TryGetValue(repo, out var config) || config is null) return null;
+        var queue = new QueueId(repo, target);
+        var runs = await store.GetRecentRunDurationsAsync(queue, Eta.History, ct);
+        var inFlight = (await store.GetActiveAttemptsAsync(repo, ct)).Count(a => a.Target == target && a.IsInFlight);
+        return Eta.ForQueued(runs, position, config.MaxBatchSize, inFlight, config.ParallelAttempts);
+    }
+
+    private static string Minutes(TimeSpan d) => $"{Math.Max(1, Math.Round(d.TotalMinutes)):0} min";
 
     /// <summary>
     /// Core's full "why is it not merging" (<see cref="Readiness.Explain"/>) for an active request, with

@@ -39,6 +39,39 @@ internal static class RepoEndpoints
             return ApiRequest.Json(ApiJson.CollaboratorPermission(engine.Json, target, engine.RoleOf(r, target)));
         });
 
+        // Branch protection: its required status checks only (GitHub shows it to admins and Apps with Administration).
+        repos.MapGet("/branches/{branch}/protection", (HttpContext ctx, string owner, string repo, string branch) =>
+        {
+            var r = engine.GetRepo(owner, repo);
+            engine.RequireProtectionRead(r, ctx.User());
+            return ApiRequest.Json(engine.BranchProtectionJson(r, Uri.UnescapeDataString(branch)));
+        });
+        repos.MapGet("/branches/{branch}/protection/required_status_checks", (HttpContext ctx, string owner, string repo, string branch) =>
+        {
+            var r = engine.GetRepo(owner, repo);
+            engine.RequireProtectionRead(r, ctx.User());
+            return ApiRequest.Json(engine.RequiredStatusChecksJson(r, Uri.UnescapeDataString(branch)));
+        });
+        repos.MapPut("/branches/{branch}/protection", async (HttpContext ctx, string owner, string repo, string branch) =>
+        {
+            var r = engine.GetRepo(owner, repo);
+            engine.RequireProtectionRead(r, ctx.User());
+            var body = await ApiRequest.ReadObjectAsync(ctx);
+            if (!body.ContainsKey("required_status_checks"))
+                throw SimulatorError.Validation("Invalid request.\n\n\"required_status_checks\" wasn't supplied.");
+            var checks = body["required_status_checks"] as JsonObject;
+            var contexts = checks?["contexts"] is JsonArray list ? list.Select(c => c?.GetValue<string>() ?? "").ToArray() : checks is null ? null : [];
+            var name = Uri.UnescapeDataString(branch);
+            engine.SetBranchProtection(r, name, new Control.BranchProtectionRequest(contexts, checks?["strict"]?.GetValue<bool>() ?? false));
+            return ApiRequest.Json(engine.BranchProtectionJson(r, name));
+        });
+        repos.MapDelete("/branches/{branch}/protection", (HttpContext ctx, string owner, string repo, string branch) =>
+        {
+            var r = engine.GetRepo(owner, repo);
+            engine.RequireProtectionRead(r, ctx.User());
+            return engine.RemoveBranchProtection(r, Uri.UnescapeDataString(branch)) ? Results.NoContent() : throw new SimulatorError(404, "Branch not protected");
+        });
+
         // GitHub's repository activity: every branch move, newest first unless direction=asc.
         repos.MapGet("/activity", (HttpContext ctx, string owner, string repo) =>
         {

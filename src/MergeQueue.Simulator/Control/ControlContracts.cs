@@ -86,6 +86,10 @@ public sealed record DraftRequest(bool Draft, string? User = null);
 public sealed record CloseRequest(string? User = null);
 
 public sealed record PermissionRequest(string Permission);
+/// <summary>Protects a branch; <paramref name="RequiredStatusChecks"/> null: no status checks required.</summary>
+public sealed record BranchProtectionRequest(IReadOnlyList<string>? RequiredStatusChecks, bool Strict = false);
+/// <summary>A branch's protection as the control API reports it; null checks: none required.</summary>
+public sealed record BranchProtectionInfo(string Branch, IReadOnlyList<string>? RequiredStatusChecks, bool Strict);
 
 public sealed record StatusSnapshot(long Id, string Context, string State, string? Description, string? TargetUrl, string Creator, DateTimeOffset CreatedAt);
 

@@ -191,6 +191,16 @@ internal static class ControlEndpoints
             return Results.NoContent();
         });
 
+        repo.MapPut("/protection/{**branch}", (string owner, string repo, string branch, BranchProtectionRequest request) =>
+            Results.Ok(engine.SetBranchProtection(engine.GetRepo(owner, repo), branch, request)));
+        repo.MapGet("/protection/{**branch}", (string owner, string repo, string branch) =>
+            engine.BranchProtection(engine.GetRepo(owner, repo), branch) is { } p ? Results.Ok(p) : throw new SimulatorError(404, "Branch not protected"));
+        repo.MapDelete("/protection/{**branch}", (string owner, string repo, string branch) =>
+        {
+            engine.RemoveBranchProtection(engine.GetRepo(owner, repo), branch);
+            return Results.NoContent();
+        });
+
         repo.MapGet("/commits/{sha}/checks", async (string owner, string repo, string sha, CancellationToken ct) =>
         {
             var r = engine.GetRepo(owner, repo);

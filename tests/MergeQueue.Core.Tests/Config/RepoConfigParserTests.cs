@@ -85,6 +85,16 @@ public class RepoConfigParserTests
     }
 
     [Test]
+    public void Parse_RequiredChecksFromBranchProtection_ReadsTheChecksFromTheTargetInstead()
+    {
+        var config = RepoConfigParser.Parse("target_branches: [main]\nrequired_checks: from_branch_protection\n").Config!;
+
+        config.RequiredChecksFromBranchProtection.Should().BeTrue();
+        config.RequiredChecks.Should().BeEmpty();
+        RepoConfigParser.Parse("target_branches: [main]\nrequired_checks: [ci]\n").Config!.RequiredChecksFromBranchProtection.Should().BeFalse();
+    }
+
+    [Test]
     public void Parse_EngineKeys_AreReadAndAValueSetIsHonouredExactly()
     {
         var config = RepoConfigParser.Parse("""

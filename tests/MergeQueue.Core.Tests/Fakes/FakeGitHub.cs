@@ -140,6 +140,24 @@ public sealed class FakeGitHub : IGitHub
 
     public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct) => Task.FromResult("main");
 
+    /// <summary>Every check run report, in order: (head, name, report).</summary>
+    public List<(CommitSha Sha, string Name, CheckRunReport Report)> CheckRuns { get; } = [];
+
+    public Task ReportCheckRunAsync(RepoId repo, CommitSha sha, string name, CheckRunReport report, CancellationToken ct)
+    {
+        lock (_gate) CheckRuns.Add((sha, name, report));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Branch → the status checks its protection requires; a branch not listed is not protected.</summary>
+    public Dictionary<string, IReadOnlyList<string>> ProtectedChecks { get; } = new(StringComparer.Ordinal);
+
+    public Task<IReadOnlyList<string>> GetRequiredStatusChecksAsync(RepoId repo, string branch, CancellationToken ct)
+    {
+        Record($"GetRequiredStatusChecks {branch}");
+        return Task.FromResult(ProtectedChecks.GetValueOrDefault(branch) ?? []);
+    }
+
     public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct)
     {
         Record($"GetBranch {branch}");

@@ -115,6 +115,17 @@ public sealed class InMemoryQueueStore : IQueueStore
     private readonly Dictionary<QueueId, List<PullRequestState>> _recent = [];
     private readonly Dictionary<QueueId, Landing> _landed = [];
 
+    public Task<IReadOnlyList<TimeSpan>> GetRecentRunDurationsAsync(QueueId queue, int count, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<TimeSpan>>(_attempts.Values
+                .Where(a => a.Queue == queue && a.State is (MergeAttemptState.Merged or MergeAttemptState.Failed) && a.StagingSha is not null)
+                .OrderByDescending(a => a.StateChangedAt).ThenByDescending(a => a.Id.Value).Take(count)
+                .Select(a => a.StateChangedAt - a.CreatedAt).ToArray());
+        }
+    }
+
     public Task<(int Merged, int Failed)> GetRecentOutcomesAsync(QueueId queue, int count, CancellationToken ct)
     {
         lock (_gate)
@@ -185,6 +196,7 @@ public sealed class InMemoryQueueStore : IQueueStore
         ParentId = a.ParentId,
         AheadId = a.AheadId,
         FlakeRetries = a.FlakeRetries,
+        RequiredChecks = a.RequiredChecks,
         StateChangedAt = a.StateChangedAt,
         Reason = a.Reason,
         Version = a.Version,

@@ -87,6 +87,7 @@ public class ConfigSchemaTests
     [TestCase("target_branches: main")]
     [TestCase("target_branches: [main, 2024]")]
     [TestCase("required_checks: ci")]
+    [TestCase("required_checks: from_branch_protection")]
     [TestCase("required_checks: []\nallow_no_checks: true")]
     [TestCase("required_checks:\nallow_no_checks: yes")]
     [TestCase("required_checks: []\nallow_no_checks: 'on'")]
@@ -191,8 +192,9 @@ public class ConfigSchemaTests
     [Test]
     public void Schema_Keys_AreRepoConfigsKeys()
     {
-        // AutoBatching is not a key: it records which batching keys were left to the planner (`auto`).
-        PropertiesOf(SchemaDocument()).Should().Equal(KeysOf(typeof(RepoConfig), nameof(RepoConfig.AutoBatching)));
+        // AutoBatching is not a key: it records which batching keys were left to the planner (`auto`);
+        // RequiredChecksFromBranchProtection neither: it is required_checks' value from_branch_protection.
+        PropertiesOf(SchemaDocument()).Should().Equal(KeysOf(typeof(RepoConfig), nameof(RepoConfig.AutoBatching), nameof(RepoConfig.RequiredChecksFromBranchProtection)));
         PropertiesOf(SchemaDocument().GetProperty("properties").GetProperty("timeouts")).Should().Equal(KeysOf(typeof(Timeouts)));
         PropertiesOf(SchemaDocument().GetProperty("properties").GetProperty("notify")).Should().Equal(KeysOf(typeof(NotifyConfig)));
     }
