@@ -31,7 +31,7 @@ public sealed record RepoSettingRecord(RepoId Repo, bool Enabled, string Changed
 /// API keys (stored as SHA-256 hashes only), users and their roles, and repository switches.
 /// Keys are 32 random bytes: a hash without salt is enough for a secret that cannot be guessed.
 /// </summary>
-public sealed class ApiKeyStore(SqliteDatabase database, TimeProvider time)
+public sealed class ApiKeyStore(Database database, TimeProvider time)
 {
     public const string KeyPrefix = "mq_";
 
@@ -50,8 +50,8 @@ public sealed class ApiKeyStore(SqliteDatabase database, TimeProvider time)
         var id = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             """
             INSERT INTO api_key (name, key_hash, role, repos, created_at, created_by)
-            VALUES (@name, @hash, @role, @repos, @now, @createdBy);
-            SELECT last_insert_rowid();
+            VALUES (@name, @hash, @role, @repos, @now, @createdBy)
+            RETURNING id
             """,
             new { name, hash = Hash(key), role, repos = JsonSerializer.Serialize(repos), now = now.ToUnixTimeMilliseconds(), createdBy },
             cancellationToken: ct));

@@ -60,7 +60,7 @@ public sealed record TrendData(
     IReadOnlyList<(DateTimeOffset At, int Delta)> QueueChanges);
 
 /// <summary>Read-only queries for the dashboard and the audit log (history across every table).</summary>
-public sealed class DashboardQueries(SqliteDatabase database)
+public sealed class DashboardQueries(Database database)
 {
     private static readonly string[] FinishedStates = ["Merged", "Failed", "Cancelled", "TimedOut"];
 
@@ -117,9 +117,9 @@ public sealed class DashboardQueries(SqliteDatabase database)
     {
         await using var connection = await database.OpenAsync(ct);
         var rows = await connection.QueryAsync<(string Owner, string Repo, string Target, string State, long Count)>(new CommandDefinition(
-            """
+            $"""
             SELECT owner, repo, target_branch, state, count(*) FROM pull_request
-            WHERE state IN @States AND timestamp >= @Since GROUP BY owner, repo, target_branch, state
+            WHERE {database.In("state", "States")} AND timestamp >= @Since GROUP BY owner, repo, target_branch, state
             """, new { States = FinishedStates, Since = since.ToUnixTimeMilliseconds() }, cancellationToken: ct));
         return rows.Select(r => new OutcomeCount(new RepoId(r.Owner, r.Repo), r.Target, r.State, (int)r.Count)).ToList();
     }
@@ -134,7 +134,7 @@ public sealed class DashboardQueries(SqliteDatabase database)
     /// <summary>The latest finished pull requests of a repository, newest first.</summary>
     public Task<IReadOnlyList<PullRequestRecord>> RecentFinishedAsync(RepoId repo, int limit, CancellationToken ct = default) =>
         QueryPrsAsync(
-            $"SELECT {PrColumns} FROM pull_request WHERE owner = @Owner AND repo = @Repo AND state IN @Finished ORDER BY timestamp DESC, id DESC LIMIT @Limit",
+            $"SELECT {PrColumns} FROM pull_request WHERE owner = @Owner AND repo = @Repo AND {database.In("state", "Finished")} ORDER BY timestamp DESC, id DESC LIMIT @Limit",
             new { repo.Owner, Repo = repo.Name, Finished = FinishedStates, Limit = limit }, ct);
 
     /// <summary>Every request ever made for one pull request, oldest first.</summary>
@@ -154,16 +154,16 @@ public sealed class DashboardQueries(SqliteDatabase database)
             new { repo.Owner, Repo = repo.Name, Limit = limit }, ct);
 
     public Task<IReadOnlyList<AttemptRecord>> AttemptsAsync(IEnumerable<long> ids, CancellationToken ct = default) =>
-        QueryAttemptsAsync($"SELECT {AttemptColumns} FROM merge_attempt WHERE id IN @Ids ORDER BY id", new { Ids = ids.ToArray() }, ct);
+        QueryAttemptsAsync($"SELECT {AttemptColumns} FROM merge_attempt WHERE {database.In("id", "Ids")} ORDER BY id", new { Ids = ids.ToArray() }, ct);
 
     /// <summary>The PR numbers each attempt ever held (from the event log, so finished PRs count too).</summary>
     public async Task<ILookup<long, int>> AttemptMembersAsync(IEnumerable<long> attemptIds, CancellationToken ct = default)
     {
         await using var connection = await database.OpenAsync(ct);
         var rows = await connection.QueryAsync<(long Attempt, long Number)>(new CommandDefinition(
-            """
+            $"""
             SELECT DISTINCT attempt_id, pr_number FROM event_log
-            WHERE entity = 'pull_request' AND attempt_id IN @Ids AND pr_number IS NOT NULL ORDER BY attempt_id, pr_number
+            WHERE entity = 'pull_request' AND {database.In("attempt_id", "Ids")} AND pr_number IS NOT NULL ORDER BY attempt_id, pr_number
             """, new { Ids = attemptIds.ToArray() }, cancellationToken: ct));
         return rows.ToLookup(r => r.Attempt, r => (int)r.Number);
     }
@@ -187,11 +187,11 @@ public sealed class DashboardQueries(SqliteDatabase database)
         var where = new List<string>();
         if (filter.Repo is not null) where.Add("owner = @Owner AND repo = @Repo");
         if (filter.PullRequest is not null) where.Add("pr_number = @Pr");
-        if (filter.Attempts is not null) where.Add("attempt_id IN @Attempts");
+        if (filter.Attempts is not null) where.Add(database.In("attempt_id", "Attempts"));
         if (filter.Trigger is not null) where.Add("trigger = @Trigger");
         if (filter.Kind is not null) where.Add("kind = @Kind");
         if (filter.ToState is not null) where.Add("to_state = @ToState");
-        if (filter.Actor is not null) where.Add("actor = @Actor COLLATE NOCASE");
+        if (filter.Actor is not null) where.Add("lower(actor) = lower(@Actor)");
         if (filter.CauseKind is not null) where.Add("cause_kind = @CauseKind");
         if (filter.CauseId is not null) where.Add("cause_id = @CauseId");
         if (filter.From is not null) where.Add("at >= @From");

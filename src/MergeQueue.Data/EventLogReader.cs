@@ -22,9 +22,9 @@ public sealed record EventLogRecord(
     Cause Cause);
 
 /// <summary>Read side of the event log, for the dashboard and for tests: every query returns rows in the order they were written.</summary>
-public sealed class EventLogReader(SqliteDatabase database)
+public sealed class EventLogReader(Database database)
 {
-    /// <summary>The event_log columns under the names <see cref="QueryAsync(SqliteDatabase, string, object, CancellationToken)"/> reads.</summary>
+    /// <summary>The event_log columns under the names <see cref="QueryAsync(Database, string, object, CancellationToken)"/> reads.</summary>
     internal const string Columns =
         """
         id AS Id, at AS At, owner AS Owner, repo AS Repo, pr_number AS PrNumber, attempt_id AS AttemptId, kind AS Kind,
@@ -61,7 +61,7 @@ public sealed class EventLogReader(SqliteDatabase database)
         QueryAsync(database, sql, parameters, ct);
 
     /// <summary>Runs a query selecting <see cref="Columns"/> and maps its rows; the dashboard's queries share it.</summary>
-    internal static async Task<IReadOnlyList<EventLogRecord>> QueryAsync(SqliteDatabase database, string sql, object parameters, CancellationToken ct)
+    internal static async Task<IReadOnlyList<EventLogRecord>> QueryAsync(Database database, string sql, object parameters, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
         var rows = await connection.QueryAsync<Row>(new CommandDefinition(sql, parameters, cancellationToken: ct));

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Dapper;
 using MergeQueue.Core;
 
@@ -23,7 +24,7 @@ public sealed record PullSummary(string Target, string? Title, string? MergedSha
 /// The notification outbox (migration 0008): the notifier reads event_log past its cursor, writes a
 /// message per target and moves the cursor in one transaction, then delivers and logs every try.
 /// </summary>
-public sealed class NotificationStore(SqliteDatabase database)
+public sealed class NotificationStore(Database database)
 {
     public const string Pending = "pending";
     public const string Delivered = "delivered";
@@ -62,23 +63,24 @@ public sealed class NotificationStore(SqliteDatabase database)
     public async Task EnqueueAsync(IReadOnlyList<NewNotification> notifications, long? cursor, DateTimeOffset now, CancellationToken ct = default)
     {
         await using var connection = await database.OpenAsync(ct);
-        await using var tx = SqliteDatabase.BeginWrite(connection);
+        await using var tx = database.BeginWrite(connection);
         await InsertAsync(connection, tx, notifications, now, ct);
         if (cursor is { } c)
             await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE notification_cursor SET last_event_id = max(last_event_id, @C) WHERE name = 'event_log'", new { C = c }, tx, cancellationToken: ct));
+                "UPDATE notification_cursor SET last_event_id = CASE WHEN last_event_id < @C THEN @C ELSE last_event_id END WHERE name = 'event_log'", new { C = c }, tx, cancellationToken: ct));
         await tx.CommitAsync(ct);
     }
 
-    private static async Task InsertAsync(Microsoft.Data.Sqlite.SqliteConnection connection, Microsoft.Data.Sqlite.SqliteTransaction tx,
+    private static async Task InsertAsync(DbConnection connection, DbTransaction tx,
         IReadOnlyList<NewNotification> notifications, DateTimeOffset now, CancellationToken ct)
     {
         foreach (var n in notifications)
             await connection.ExecuteAsync(new CommandDefinition(
                 """
-                INSERT OR IGNORE INTO notification (event_key, event, owner, repo, target_branch, pr_number, channel, target_name, payload,
+                INSERT INTO notification (event_key, event, owner, repo, target_branch, pr_number, channel, target_name, payload,
                     created_at, state, attempts, next_attempt_at)
                 VALUES (@EventKey, @Event, @Owner, @Repo, @Target, @PullRequest, @Channel, @TargetName, @Payload, @Now, 'pending', 0, @Now)
+                ON CONFLICT DO NOTHING
                 """,
                 new { n.EventKey, n.Event, n.Repo.Owner, Repo = n.Repo.Name, n.Target, n.PullRequest, n.Channel, n.TargetName, n.Payload, Now = now.ToUnixTimeMilliseconds() },
                 tx, cancellationToken: ct));
@@ -113,7 +115,7 @@ public sealed class NotificationStore(SqliteDatabase database)
     public async Task RecordAttemptAsync(NotificationAttempt attempt, bool delivered, DateTimeOffset? retryAt, CancellationToken ct = default)
     {
         await using var connection = await database.OpenAsync(ct);
-        await using var tx = SqliteDatabase.BeginWrite(connection);
+        await using var tx = database.BeginWrite(connection);
         var at = attempt.At.ToUnixTimeMilliseconds();
         await connection.ExecuteAsync(new CommandDefinition(
             "INSERT INTO notification_attempt (notification_id, at, status_code, error, duration_ms) VALUES (@Id, @At, @StatusCode, @Error, @DurationMs)",
@@ -142,9 +144,9 @@ public sealed class NotificationStore(SqliteDatabase database)
         if (notifications.Count == 0) return [];
         await using var connection = await database.OpenAsync(ct);
         var attempts = (await connection.QueryAsync<AttemptRow>(new CommandDefinition(
-            """
+            $"""
             SELECT notification_id AS NotificationId, at AS At, status_code AS StatusCode, error AS Error, duration_ms AS DurationMs
-            FROM notification_attempt WHERE notification_id IN @Ids ORDER BY id
+            FROM notification_attempt WHERE {database.In("notification_id", "Ids")} ORDER BY id
             """, new { Ids = notifications.Select(n => n.Id).ToArray() }, cancellationToken: ct)))
             .Select(a => a.ToAttempt()).ToLookup(a => a.NotificationId);
         return notifications.Select(n => (n, (IReadOnlyList<NotificationAttempt>)attempts[n.Id].ToList())).ToList();
@@ -173,7 +175,7 @@ public sealed class NotificationStore(SqliteDatabase database)
     public async Task MarkStuckAsync(RepoId repo, string target, DateTimeOffset? lastMergeAt, DateTimeOffset now, IReadOnlyList<NewNotification> notifications, CancellationToken ct = default)
     {
         await using var connection = await database.OpenAsync(ct);
-        await using var tx = SqliteDatabase.BeginWrite(connection);
+        await using var tx = database.BeginWrite(connection);
         await connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO notification_stuck (owner, repo, target_branch, last_merge_at, notified_at) VALUES (@Owner, @Repo, @Target, @LastMergeAt, @Now)

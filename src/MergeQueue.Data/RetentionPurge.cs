@@ -9,7 +9,7 @@ namespace MergeQueue.Data;
 /// needs (its event rows, and the deliveries that caused them, so its timeline stays whole).
 /// Deletes in batches, so the write lock is never held for long.
 /// </summary>
-public sealed class RetentionPurge(SqliteDatabase database)
+public sealed class RetentionPurge(Database database)
 {
     public const int BatchSize = 2_000;
 

@@ -1,6 +1,5 @@
+using System.Data.Common;
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using Dapper;
 using Microsoft.Data.Sqlite;
 
@@ -10,24 +9,30 @@ namespace MergeQueue.Data;
 /// One SQLite database file: opens connections configured for a multi-writer service (WAL, a busy
 /// timeout, foreign keys) and brings the schema up to date with the embedded migrations.
 /// </summary>
-public sealed class SqliteDatabase
+public sealed class SqliteDatabase : Database
 {
     /// <summary>How long a connection waits for another writer's lock before failing with SQLITE_BUSY.</summary>
     public static readonly TimeSpan DefaultBusyTimeout = TimeSpan.FromSeconds(5);
 
     private readonly string _connectionString;
     private readonly int _busyTimeoutMs;
-    private readonly TimeProvider _time;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private int _walEnabled;
 
-    public SqliteDatabase(string connectionString, TimeSpan? busyTimeout = null, TimeProvider? time = null)
+    public SqliteDatabase(string connectionString, TimeSpan? busyTimeout = null, TimeProvider? time = null) : base(time)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         _connectionString = connectionString;
         _busyTimeoutMs = (int)(busyTimeout ?? DefaultBusyTimeout).TotalMilliseconds;
-        _time = time ?? TimeProvider.System;
     }
+
+    public override string Provider => "sqlite";
+
+    public override IReadOnlyList<Migration> Migrations => Migration.Sqlite;
+
+    public override string In(string column, string parameter) => $"{column} IN @{parameter}";
+
+    public override string NotIn(string column, string parameter) => $"{column} NOT IN @{parameter}";
 
     /// <summary>A database in a file, with the connection string this class expects.</summary>
     public static SqliteDatabase ForFile(string path, TimeSpan? busyTimeout = null, TimeProvider? time = null) =>
@@ -42,13 +47,17 @@ public sealed class SqliteDatabase
     /// lock is already free again: intake's latency and throughput went with it. Other processes
     /// sharing the file still meet <see cref="DefaultBusyTimeout"/>.
     /// </summary>
-    public async Task<SqliteConnection> OpenWriteAsync(CancellationToken ct = default)
+    public override async Task<DbConnection> OpenWriteAsync(CancellationToken ct = default, WriteMode mode = WriteMode.Durable)
     {
         await _writeGate.WaitAsync(ct);
         var connection = new GatedConnection(_connectionString, _writeGate);
         try
         {
             await ConfigureAsync(connection, ct);
+            // Intake's commits do not also copy the log into the database file: every other writer
+            // checkpoints as usual. A relaxed write has no fsync of its own: the next durable commit carries it.
+            if (mode == WriteMode.Intake) await connection.ExecuteAsync(new CommandDefinition("PRAGMA wal_autocheckpoint=0;", cancellationToken: ct));
+            else if (mode == WriteMode.Relaxed) await connection.ExecuteAsync(new CommandDefinition("PRAGMA synchronous=NORMAL;", cancellationToken: ct));
             return connection;
         }
         catch
@@ -71,7 +80,7 @@ public sealed class SqliteDatabase
     }
 
     /// <summary>Opens a connection with the per-connection pragmas applied (pooled connections get them again: cheap, and safe if the pool was shared).</summary>
-    public async Task<SqliteConnection> OpenAsync(CancellationToken ct = default)
+    public override async Task<DbConnection> OpenAsync(CancellationToken ct = default)
     {
         var connection = new SqliteConnection(_connectionString);
         try
@@ -112,127 +121,20 @@ public sealed class SqliteDatabase
     /// writers queue on busy_timeout instead of both reading under a shared lock and then
     /// deadlocking when each tries to upgrade (which SQLite resolves by failing one with SQLITE_BUSY).
     /// </summary>
-    internal static SqliteTransaction BeginWrite(SqliteConnection connection) => connection.BeginTransaction(deferred: false);
+    public override DbTransaction BeginWrite(DbConnection connection) => ((SqliteConnection)connection).BeginTransaction(deferred: false);
 
-    /// <summary>Applies every embedded migration not yet applied, in order.</summary>
-    public Task MigrateAsync(CancellationToken ct = default) => MigrateAsync(Migration.Embedded, upTo: null, ct);
+    public override bool IsUniqueViolation(Exception e) =>
+        e is SqliteException { SqliteExtendedErrorCode: SqliteErrorCodes.ConstraintUnique or SqliteErrorCodes.ConstraintPrimaryKey };
 
-    /// <summary>
-    /// Applies <paramref name="migrations"/> (up to version <paramref name="upTo"/>) not yet recorded in
-    /// schema_migrations, each in its own transaction together with its record, so a failed migration
-    /// leaves the previous ones applied and itself not at all. Refuses to run when an applied migration's
-    /// text changed: landed migrations must never be edited.
-    /// </summary>
-    internal async Task MigrateAsync(IReadOnlyList<Migration> migrations, int? upTo, CancellationToken ct)
-    {
-        Migration.Validate(migrations);
-        await using var connection = await OpenAsync(ct);
-        await connection.ExecuteAsync(new CommandDefinition(
-            """
-            CREATE TABLE IF NOT EXISTS schema_migrations (
-                version    INTEGER PRIMARY KEY,
-                name       TEXT    NOT NULL,
-                checksum   TEXT    NOT NULL,
-                applied_at INTEGER NOT NULL
-            );
-            """, cancellationToken: ct));
+    /// <summary>SQLITE_BUSY or SQLITE_LOCKED: another process holds the lock past the busy timeout.</summary>
+    public override bool IsUnavailable(Exception e) => e is SqliteException { SqliteErrorCode: 5 or 6 };
 
-        foreach (var migration in migrations.OrderBy(m => m.Version))
-        {
-            if (upTo is { } last && migration.Version > last) break;
-
-            await using var tx = BeginWrite(connection);
-            // Read inside the write transaction: another process migrating at the same time either
-            // finished this one already (we skip it) or waits for us.
-            var applied = await connection.QuerySingleOrDefaultAsync<AppliedMigration>(new CommandDefinition(
-                "SELECT version AS Version, name AS Name, checksum AS Checksum FROM schema_migrations WHERE version = @Version",
-                new { migration.Version }, tx, cancellationToken: ct));
-            if (applied is not null)
-            {
-                if (applied.Checksum != migration.Checksum)
-                    throw new InvalidOperationException(
-                        $"Migration {migration.Version} ({migration.Name}) changed after it was applied (checksum {applied.Checksum} in the database, " +
-                        $"{migration.Checksum} now). Landed migrations must not be edited: add a new one.");
-                await tx.RollbackAsync(ct);
-                continue;
-            }
-
-            await using (var command = connection.CreateCommand())
-            {
-                // One command runs every statement of the script (Microsoft.Data.Sqlite steps through them).
-                command.Transaction = tx;
-                command.CommandText = migration.Sql;
-                await command.ExecuteNonQueryAsync(ct);
-            }
-
-            await connection.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (@Version, @Name, @Checksum, @AppliedAt)",
-                new { migration.Version, migration.Name, migration.Checksum, AppliedAt = _time.GetUtcNow().ToUnixTimeMilliseconds() },
-                tx, cancellationToken: ct));
-            await tx.CommitAsync(ct);
-        }
-    }
-
-    /// <summary>Versions recorded in schema_migrations, ascending.</summary>
-    public async Task<IReadOnlyList<int>> GetAppliedMigrationsAsync(CancellationToken ct = default)
-    {
-        await using var connection = await OpenAsync(ct);
-        var exists = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", cancellationToken: ct));
-        if (exists == 0) return [];
-        var versions = await connection.QueryAsync<int>(new CommandDefinition(
-            "SELECT version FROM schema_migrations ORDER BY version", cancellationToken: ct));
-        return versions.AsList();
-    }
-
-    private sealed record AppliedMigration(long Version, string Name, string Checksum);
+    protected override string TableExistsSql => "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = @Name";
 }
 
-/// <summary>One numbered SQL migration: <c>Migrations/NNNN_name.sql</c>.</summary>
-public sealed record Migration(int Version, string Name, string Sql)
+/// <summary>The extended result codes of SQLite that the store tells apart.</summary>
+internal static class SqliteErrorCodes
 {
-    private const string ResourcePrefix = "Migrations/";
-
-    /// <summary>SHA-256 of the script, recorded when applied, to catch a landed migration being edited.</summary>
-    /// <remarks>Computed on each read, not stored: a <c>with</c> copy must not carry the old script's checksum.</remarks>
-    public string Checksum => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Normalize(Sql))));
-
-    /// <summary>The migrations embedded in this assembly, ascending.</summary>
-    public static IReadOnlyList<Migration> Embedded { get; } = LoadEmbedded();
-
-    /// <summary>Parses <c>NNNN_name.sql</c>.</summary>
-    public static Migration FromFile(string fileName, string sql)
-    {
-        var stem = Path.GetFileNameWithoutExtension(fileName);
-        var underscore = stem.IndexOf('_');
-        if (underscore <= 0 || !int.TryParse(stem.AsSpan(0, underscore), NumberStyles.None, CultureInfo.InvariantCulture, out var version) || version <= 0)
-            throw new FormatException($"Migration '{fileName}' is not named NNNN_name.sql.");
-        return new Migration(version, stem[(underscore + 1)..], sql);
-    }
-
-    internal static void Validate(IReadOnlyList<Migration> migrations)
-    {
-        var duplicate = migrations.GroupBy(m => m.Version).FirstOrDefault(g => g.Count() > 1);
-        if (duplicate is not null)
-            throw new InvalidOperationException($"Two migrations are numbered {duplicate.Key}: {string.Join(", ", duplicate.Select(m => m.Name))}.");
-    }
-
-    // Line endings depend on how git checked the file out; they must not make a landed migration look edited.
-    private static string Normalize(string sql) => sql.Replace("\r\n", "\n", StringComparison.Ordinal);
-
-    private static List<Migration> LoadEmbedded()
-    {
-        var assembly = typeof(Migration).Assembly;
-        var migrations = new List<Migration>();
-        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith(ResourcePrefix, StringComparison.Ordinal)))
-        {
-            using var stream = assembly.GetManifestResourceStream(resource)
-                ?? throw new InvalidOperationException($"Embedded resource '{resource}' vanished.");
-            using var reader = new StreamReader(stream, Encoding.UTF8);
-            migrations.Add(FromFile(resource[ResourcePrefix.Length..], reader.ReadToEnd()));
-        }
-
-        Validate(migrations);
-        return migrations.OrderBy(m => m.Version).ToList();
-    }
+    public const int ConstraintPrimaryKey = 1555; // SQLITE_CONSTRAINT_PRIMARYKEY
+    public const int ConstraintUnique = 2067;     // SQLITE_CONSTRAINT_UNIQUE
 }

@@ -33,7 +33,7 @@ public sealed record WebhookDelivery(
 /// Accepting uses group commit: concurrent callers' rows share one write transaction and so one
 /// fsync, and each caller is answered only once that transaction committed.
 /// </remarks>
-public sealed class WebhookInbox(SqliteDatabase database, TimeProvider? time = null)
+public sealed class WebhookInbox(Database database, TimeProvider? time = null)
 {
     /// <summary>Outcome of a delivery whose handling failed too often: it waits for a replay.</summary>
     public const string Dead = "dead";
@@ -104,25 +104,28 @@ public sealed class WebhookInbox(SqliteDatabase database, TimeProvider? time = n
 
     private async Task<bool[]> InsertAsync(List<WebhookDelivery> deliveries)
     {
-        await using var connection = await database.OpenWriteAsync();
-        // The commits that answer GitHub do not also copy the log into the database file: every other
-        // writer (handling, the queue) checkpoints as usual.
-        await connection.ExecuteAsync("PRAGMA wal_autocheckpoint=0;");
-        await using var tx = SqliteDatabase.BeginWrite(connection);
+        await using var connection = await database.OpenWriteAsync(mode: WriteMode.Intake);
+        await using var tx = database.BeginWrite(connection);
         await using var command = connection.CreateCommand();
         command.Transaction = tx;
         // ON CONFLICT rather than catching the constraint error: a redelivery is expected, not exceptional.
         command.CommandText =
             $"""
             INSERT INTO webhook_delivery (delivery_id, event, action, owner, repo, payload, received_at)
-            VALUES ($id, $event, $action, $owner, $repo, $payload, $received)
+            VALUES (@id, @event, @action, @owner, @repo, @payload, @received)
             ON CONFLICT (delivery_id) DO UPDATE SET
                 payload = excluded.payload, received_at = excluded.received_at, processed_at = NULL, outcome = NULL,
                 error = NULL, attempts = 0, next_attempt_at = NULL, holds = 0
-            WHERE outcome IN ({Failed})
+            WHERE webhook_delivery.outcome IN ({Failed})
             """;
-        var parameters = new[] { "$id", "$event", "$action", "$owner", "$repo", "$payload", "$received" }
-            .Select(name => command.Parameters.Add(new Microsoft.Data.Sqlite.SqliteParameter { ParameterName = name }))
+        var parameters = new[] { "id", "event", "action", "owner", "repo", "payload", "received" }
+            .Select(name =>
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = name;
+                command.Parameters.Add(parameter);
+                return parameter;
+            })
             .ToArray();
         var accepted = new bool[deliveries.Count];
         for (var i = 0; i < deliveries.Count; i++)
@@ -167,9 +170,9 @@ public sealed class WebhookInbox(SqliteDatabase database, TimeProvider? time = n
             $"""
             SELECT {Columns} FROM webhook_delivery d
             WHERE processed_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= @Now)
-              AND lower(coalesce(owner || '/' || repo, '')) NOT IN @Busy
+              AND {database.NotIn("lower(coalesce(owner || '/' || repo, ''))", "Busy")}
               AND NOT EXISTS (SELECT 1 FROM webhook_delivery e
-                              WHERE e.processed_at IS NULL AND e.owner IS d.owner AND e.repo IS d.repo AND e.id < d.id AND e.holds = 1 AND e.next_attempt_at > @Now)
+                              WHERE e.processed_at IS NULL AND e.owner IS NOT DISTINCT FROM d.owner AND e.repo IS NOT DISTINCT FROM d.repo AND e.id < d.id AND e.holds = 1 AND e.next_attempt_at > @Now)
             ORDER BY id LIMIT @Limit
             """,
             new { Limit = limit, Now = _time.GetUtcNow().ToUnixTimeMilliseconds(), Busy = busy.Select(b => b.ToLowerInvariant()).ToArray() },
@@ -214,10 +217,9 @@ public sealed class WebhookInbox(SqliteDatabase database, TimeProvider? time = n
     public async Task<bool> MarkProcessedAsync(string deliveryId, string outcome, string? error = null, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(outcome);
-        await using var connection = await database.OpenWriteAsync(ct);
-        // No fsync of its own (the next durable commit carries it): a mark lost to a power cut only means the
-        // delivery is handled again, which the flows tolerate, and intake keeps the disk to itself.
-        await connection.ExecuteAsync(new CommandDefinition("PRAGMA synchronous=NORMAL;", cancellationToken: ct));
+        // No fsync of its own on SQLite (the next durable commit carries it): a mark lost to a power cut only
+        // means the delivery is handled again, which the flows tolerate, and intake keeps the disk to itself.
+        await using var connection = await database.OpenWriteAsync(ct, WriteMode.Relaxed);
         var updated = await connection.ExecuteAsync(new CommandDefinition(
             """
             UPDATE webhook_delivery SET processed_at = @ProcessedAt, outcome = @Outcome, error = @Error, next_attempt_at = NULL, holds = 0

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace MergeQueue.Service;
 
 /// <summary><c>/healthz</c>: the process answers and the database can be read.</summary>
-public sealed class DatabaseHealthCheck(SqliteDatabase database) : IHealthCheck
+public sealed class DatabaseHealthCheck(Database database) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
     {

@@ -53,8 +53,8 @@ public static class ServiceHost
                 + "it is a password to the whole API; make one with e.g. `openssl rand -base64 32`.");
         if (options.Retention.MaxAge <= TimeSpan.Zero)
             throw new InvalidOperationException($"MergeQueue:Retention:MaxAge must be positive, not {options.Retention.MaxAge}.");
-        if (!options.Database.Provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
-            throw new InvalidOperationException($"MergeQueue:Database:Provider '{options.Database.Provider}' is not supported (sqlite; postgres is planned).");
+        if (options.Database.Provider.ToLowerInvariant() is not ("sqlite" or "postgres"))
+            throw new InvalidOperationException($"MergeQueue:Database:Provider '{options.Database.Provider}' is not supported: use sqlite (one instance) or postgres (any number).");
         NotificationTargets.Validate(options.Notifications);
         var publicUrl = string.IsNullOrWhiteSpace(options.PublicUrl) ? builder.Configuration["Urls"]!.Split(';')[0] : options.PublicUrl;
 
@@ -71,14 +71,14 @@ public static class ServiceHost
         builder.Services.Configure<ServiceOptions>(builder.Configuration.GetSection(ServiceOptions.Section));
         builder.Services.AddSingleton(clock ?? TimeProvider.System);
         var connectionString = builder.Configuration.GetConnectionString("MergeQueue") ?? "Data Source=mergequeue.db";
-        builder.Services.AddSingleton(sp => new SqliteDatabase(connectionString, time: sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddSingleton(sp => new SqliteQueueStore(sp.GetRequiredService<SqliteDatabase>(), sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddSingleton<IQueueStore>(sp => new MeteredQueueStore(sp.GetRequiredService<SqliteQueueStore>()));
-        builder.Services.AddSingleton(sp => new WebhookInbox(sp.GetRequiredService<SqliteDatabase>(), sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddSingleton(sp => new EventLogReader(sp.GetRequiredService<SqliteDatabase>()));
-        builder.Services.AddSingleton(sp => new RetentionPurge(sp.GetRequiredService<SqliteDatabase>()));
+        builder.Services.AddSingleton(sp => Database.Create(options.Database.Provider, connectionString, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new QueueStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton<IQueueStore>(sp => new MeteredQueueStore(sp.GetRequiredService<QueueStore>()));
+        builder.Services.AddSingleton(sp => new WebhookInbox(sp.GetRequiredService<Database>(), sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new EventLogReader(sp.GetRequiredService<Database>()));
+        builder.Services.AddSingleton(sp => new RetentionPurge(sp.GetRequiredService<Database>()));
 
-        builder.Services.AddSingleton(new SetupSettings(setupFile, SetupSettings.DataDirectoryOf(connectionString)));
+        builder.Services.AddSingleton(new SetupSettings(setupFile, SetupSettings.DataDirectoryOf(options.Database.Provider, connectionString)));
         builder.Services.AddSingleton(sp => new GitHubConnection(sp.GetRequiredService<IOptionsMonitor<ServiceOptions>>(),
             github => Connect(github, sp.GetRequiredService<ILoggerFactory>().CreateLogger("MergeQueue.GitHub"), builder.Configuration)));
         builder.Services.AddSingleton<GitHubCallRecorder>();
@@ -94,7 +94,7 @@ public static class ServiceHost
         builder.Services.AddSingleton<DeliveryProcessor>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DeliveryProcessor>());
         builder.Services.AddSingleton<QueueTicker>();
-        builder.Services.AddSingleton(sp => new NotificationStore(sp.GetRequiredService<SqliteDatabase>()));
+        builder.Services.AddSingleton(sp => new NotificationStore(sp.GetRequiredService<Database>()));
         builder.Services.AddSingleton<NotificationTargets>();
         builder.Services.AddSingleton<Notifier>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Notifier>());
@@ -154,7 +154,7 @@ public static class ServiceHost
     /// </summary>
     public static async Task MigrateAsync(this WebApplication app)
     {
-        await app.Services.GetRequiredService<SqliteDatabase>().MigrateAsync();
+        await app.Services.GetRequiredService<Database>().MigrateAsync();
         var github = app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.GitHub;
         if (GitHubConnection.HasNoCredentials(github) || !UsesGitHubApp(github)) return;
         try

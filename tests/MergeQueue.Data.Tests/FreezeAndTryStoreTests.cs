@@ -4,7 +4,8 @@ using MergeQueue.Core.Ports;
 namespace MergeQueue.Data.Tests;
 
 /// <summary>Frozen targets and try builds outlive the process: a new store on the same file sees them.</summary>
-public sealed class FreezeAndTryStoreTests
+[TestFixtureSource(typeof(TestDatabase), nameof(TestDatabase.Providers))]
+public sealed class FreezeAndTryStoreTests(string provider)
 {
     private static readonly CancellationToken Ct = CancellationToken.None;
     private static readonly RepoId Repo = new("acme", "widgets");
@@ -12,7 +13,7 @@ public sealed class FreezeAndTryStoreTests
     private TestDatabase _file = null!;
 
     [SetUp]
-    public void SetUp() => _file = TestDatabase.Create();
+    public void SetUp() => _file = TestDatabase.Create(provider);
 
     [TearDown]
     public void TearDown() => _file.Dispose();
@@ -21,9 +22,9 @@ public sealed class FreezeAndTryStoreTests
     public async Task Freeze_SetThenReadByAnotherStore_KeepsWhoWhenAndWhy()
     {
         var main = new QueueId(Repo, "main");
-        await new SqliteQueueStore(await _file.MigratedAsync()).SetFreezeAsync(new QueueFreeze(main, "carol", T0, "release day"), Ct);
+        await new QueueStore(await _file.MigratedAsync()).SetFreezeAsync(new QueueFreeze(main, "carol", T0, "release day"), Ct);
 
-        var restarted = new SqliteQueueStore(_file.Open());
+        var restarted = new QueueStore(_file.Open());
         (await restarted.GetFreezeAsync(new QueueId(new RepoId("ACME", "Widgets"), "main"), Ct)).Should().Be(new QueueFreeze(main, "carol", T0, "release day"));
         (await restarted.GetFreezeAsync(new QueueId(Repo, "release"), Ct)).Should().BeNull("freezes are per target");
 
@@ -37,7 +38,7 @@ public sealed class FreezeAndTryStoreTests
     [Test]
     public async Task FindLatestPullRequest_AfterAFinishedRequest_ReturnsTheNewestRow()
     {
-        var store = new SqliteQueueStore(await _file.MigratedAsync());
+        var store = new QueueStore(await _file.MigratedAsync());
         (await store.FindLatestPullRequestAsync(Repo, 7, Ct)).Should().BeNull();
         var first = Core.PullRequests.PullRequest.Create(Repo, 7, "main", new CommitSha("aaa"), 3, T0);
         await store.SaveAsync(new Changes { PullRequests = { first } }, Cause.Test(), Ct);
@@ -54,7 +55,7 @@ public sealed class FreezeAndTryStoreTests
     [Test]
     public async Task Try_SavedTwice_KeepsOnlyTheLatestAndListsRunningOnes()
     {
-        var store = new SqliteQueueStore(await _file.MigratedAsync());
+        var store = new QueueStore(await _file.MigratedAsync());
         var first = new TryBuild(Repo, 7, "main", new CommitSha("aaa"), new CommitSha("bbb"), TryState.Running, "bob", T0, "running");
         await store.SaveTryAsync(first, Ct);
         await store.SaveTryAsync(new TryBuild(Repo, 8, "main", new CommitSha("ccc"), null, TryState.Failed, "bob", T0, "conflict"), Ct);

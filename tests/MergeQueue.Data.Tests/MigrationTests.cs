@@ -3,18 +3,20 @@ using MergeQueue.Core;
 using MergeQueue.Core.MergeAttempts;
 using MergeQueue.Core.Ports;
 using MergeQueue.Core.PullRequests;
-using Microsoft.Data.Sqlite;
 using static MergeQueue.Data.Tests.Build;
 
 namespace MergeQueue.Data.Tests;
 
-public sealed class MigrationTests
+[TestFixtureSource(typeof(TestDatabase), nameof(TestDatabase.Providers))]
+public sealed class MigrationTests(string provider)
 {
     private static readonly CancellationToken Ct = CancellationToken.None;
     private TestDatabase _file = null!;
 
+    private IReadOnlyList<Migration> Migrations => provider == "postgres" ? Migration.Postgres : Migration.Sqlite;
+
     [SetUp]
-    public void SetUp() => _file = TestDatabase.Create();
+    public void SetUp() => _file = TestDatabase.Create(provider);
 
     [TearDown]
     public void TearDown() => _file.Dispose();
@@ -22,9 +24,9 @@ public sealed class MigrationTests
     [Test]
     public void Embedded_AreNumberedOneToNWithoutGaps()
     {
-        Migration.Embedded.Should().NotBeEmpty();
-        Migration.Embedded.Select(m => m.Version).Should().Equal(Enumerable.Range(1, Migration.Embedded.Count));
-        Migration.Embedded[0].Name.Should().Be("initial");
+        Migrations.Should().NotBeEmpty();
+        Migrations.Select(m => m.Version).Should().Equal(Enumerable.Range(1, Migrations.Count));
+        Migrations[0].Name.Should().Be("initial");
     }
 
     [Test]
@@ -35,7 +37,7 @@ public sealed class MigrationTests
         await db.MigrateAsync();
         await db.MigrateAsync();
 
-        (await db.GetAppliedMigrationsAsync()).Should().Equal(Migration.Embedded.Select(m => m.Version));
+        (await db.GetAppliedMigrationsAsync()).Should().Equal(Migrations.Select(m => m.Version));
     }
 
     /// <summary>
@@ -47,7 +49,7 @@ public sealed class MigrationTests
     public async Task MigrateAsync_DatabaseHoldingDataFromTheFirstMigration_KeepsItReadable()
     {
         var db = _file.Open();
-        await db.MigrateAsync(Migration.Embedded, upTo: 1, Ct);
+        await db.MigrateAsync(Migrations, upTo: 1, Ct);
         (await db.GetAppliedMigrationsAsync()).Should().Equal(1);
         var t0 = T0.ToUnixTimeMilliseconds();
         await using (var connection = await db.OpenAsync())
@@ -71,8 +73,8 @@ public sealed class MigrationTests
 
         await db.MigrateAsync();
 
-        (await db.GetAppliedMigrationsAsync()).Should().Equal(Migration.Embedded.Select(m => m.Version));
-        var store = new SqliteQueueStore(db);
+        (await db.GetAppliedMigrationsAsync()).Should().Equal(Migrations.Select(m => m.Version));
+        var store = new QueueStore(db);
         var pr = (await store.FindActivePullRequestAsync(Repo, 42, Ct))!;
         pr.Should().BeEquivalentTo(
             PullRequest.Restore(pr.Id, Repo, 42, "main", Sha('a'), PullRequestState.Merging, new AttemptId(5), 2, T0, T0.AddSeconds(1), T0,
@@ -110,13 +112,13 @@ public sealed class MigrationTests
     public async Task MigrateAsync_NewMigrationOnDatabaseWithData_AppliesOnlyTheNewOne()
     {
         var db = await _file.MigratedAsync();
-        var store = new SqliteQueueStore(db);
+        var store = new QueueStore(db);
         var pr = Requested();
         await store.SaveAsync(new Changes { PullRequests = { pr } }, Cause.Test(), Ct);
-        var next = Migration.Embedded.Max(m => m.Version) + 1;
+        var next = Migrations.Max(m => m.Version) + 1;
         var added = new Migration(next, "test_note", "ALTER TABLE pull_request ADD COLUMN test_note TEXT NOT NULL DEFAULT 'none';");
 
-        await db.MigrateAsync([.. Migration.Embedded, added], upTo: null, Ct);
+        await db.MigrateAsync([.. Migrations, added], upTo: null, Ct);
 
         (await db.GetAppliedMigrationsAsync()).Should().EndWith(next);
         (await store.GetPullRequestAsync(pr.Id, Ct)).Should().BeEquivalentTo(pr, o => o.Excluding(p => p.Transitions));
@@ -128,19 +130,21 @@ public sealed class MigrationTests
     public async Task MigrateAsync_FailingMigration_RollsBackItselfOnlyAndIsRetriedNextTime()
     {
         var db = _file.Open();
-        var next = Migration.Embedded.Max(m => m.Version) + 1;
+        var next = Migrations.Max(m => m.Version) + 1;
         // The first statement succeeds, the second fails: the table must not survive the failure.
         var broken = new Migration(next, "broken", "CREATE TABLE half_done (x INTEGER); INSERT INTO no_such_table VALUES (1);");
 
-        var migrate = () => db.MigrateAsync([.. Migration.Embedded, broken], upTo: null, Ct);
+        var migrate = () => db.MigrateAsync([.. Migrations, broken], upTo: null, Ct);
 
-        await migrate.Should().ThrowAsync<SqliteException>();
-        (await db.GetAppliedMigrationsAsync()).Should().Equal(Migration.Embedded.Select(m => m.Version));
+        await migrate.Should().ThrowAsync<System.Data.Common.DbException>();
+        (await db.GetAppliedMigrationsAsync()).Should().Equal(Migrations.Select(m => m.Version));
         await using (var connection = await db.OpenAsync())
-            (await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM sqlite_master WHERE name = 'half_done'")).Should().Be(0);
+            (await connection.ExecuteScalarAsync<long>(provider == "postgres"
+                ? "SELECT count(*) FROM information_schema.tables WHERE table_name = 'half_done'"
+                : "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'")).Should().Be(0);
 
         var fixedMigration = new Migration(next, "fixed", "CREATE TABLE half_done (x INTEGER);");
-        await db.MigrateAsync([.. Migration.Embedded, fixedMigration], upTo: null, Ct);
+        await db.MigrateAsync([.. Migrations, fixedMigration], upTo: null, Ct);
         (await db.GetAppliedMigrationsAsync()).Should().EndWith(next);
     }
 
@@ -148,10 +152,10 @@ public sealed class MigrationTests
     public async Task MigrateAsync_AppliedMigrationEdited_Refuses()
     {
         var db = await _file.MigratedAsync();
-        var first = Migration.Embedded[0];
+        var first = Migrations[0];
         var edited = first with { Sql = first.Sql + "\n-- edited after landing\n" };
 
-        var migrate = () => db.MigrateAsync([edited, .. Migration.Embedded.Skip(1)], upTo: null, Ct);
+        var migrate = () => db.MigrateAsync([edited, .. Migrations.Skip(1)], upTo: null, Ct);
 
         await migrate.Should().ThrowAsync<InvalidOperationException>().WithMessage("*must not be edited*");
     }

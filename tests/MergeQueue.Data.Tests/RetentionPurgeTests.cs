@@ -3,14 +3,15 @@ using Dapper;
 namespace MergeQueue.Data.Tests;
 
 /// <summary>Retention: old handled rows go; what is unprocessed, dead-lettered, recent, or needed by an active PR or attempt stays.</summary>
-public sealed class RetentionPurgeTests
+[TestFixtureSource(typeof(TestDatabase), nameof(TestDatabase.Providers))]
+public sealed class RetentionPurgeTests(string provider)
 {
     private static readonly DateTimeOffset Now = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
     private static readonly long Old = Now.AddDays(-40).ToUnixTimeMilliseconds(), Recent = Now.AddDays(-1).ToUnixTimeMilliseconds();
     [Test]
     public async Task Purge_RemovesOldHandledRows_KeepsActiveUnprocessedDeadAndRecentOnes()
     {
-        using var file = TestDatabase.Create();
+        using var file = TestDatabase.Create(provider);
         var db = await file.MigratedAsync();
         await using (var connection = await db.OpenAsync())
         {
@@ -50,7 +51,7 @@ public sealed class RetentionPurgeTests
     [Test]
     public async Task Purge_ManyRows_DeletesInBatchesUntilDone()
     {
-        using var file = TestDatabase.Create();
+        using var file = TestDatabase.Create(provider);
         var db = await file.MigratedAsync();
         await using (var connection = await db.OpenAsync())
             await connection.ExecuteAsync(

@@ -60,17 +60,17 @@ public sealed class SqliteDatabaseTests
         foreach (var state in Enum.GetValues<PullRequestState>())
         {
             var pr = PullRequest.Restore(1, Build.Repo, 1, "main", Build.Sha('a'), state, null, 0, Build.T0, Build.T0, null, null, null, null, null, null, 1);
-            SqliteQueueStore.ActivePullRequestStates.Contains(state.ToString()).Should().Be(pr.IsActive, state.ToString());
+            QueueStore.ActivePullRequestStates.Contains(state.ToString()).Should().Be(pr.IsActive, state.ToString());
         }
 
         foreach (var state in Enum.GetValues<MergeAttemptState>())
-            SqliteQueueStore.ActiveAttemptStates.Contains(state.ToString()).Should().Be(Build.Attempt(1, state).IsActive, state.ToString());
+            QueueStore.ActiveAttemptStates.Contains(state.ToString()).Should().Be(Build.Attempt(1, state).IsActive, state.ToString());
 
         // Read the index from a migrated database, so the check follows any later migration that redefines it.
         var db = await _file.MigratedAsync();
         await using var connection = await db.OpenAsync();
         var indexSql = await connection.ExecuteScalarAsync<string>("SELECT sql FROM sqlite_master WHERE name = 'ux_pull_request_active'");
-        var predicate = "WHERE state IN (" + string.Join(", ", SqliteQueueStore.ActivePullRequestStates.Select(s => $"'{s}'")) + ")";
+        var predicate = "WHERE state IN (" + string.Join(", ", QueueStore.ActivePullRequestStates.Select(s => $"'{s}'")) + ")";
         indexSql.Should().Contain(predicate);
     }
 }

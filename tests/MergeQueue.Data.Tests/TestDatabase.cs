@@ -1,34 +1,58 @@
 using MergeQueue.Core;
 using MergeQueue.Core.MergeAttempts;
 using MergeQueue.Core.PullRequests;
+using MergeQueue.Tests.Shared;
 using Microsoft.Data.Sqlite;
 
 namespace MergeQueue.Data.Tests;
 
-/// <summary>A fresh SQLite file in its own temp directory, deleted with it when the test ends.</summary>
+/// <summary>
+/// A fresh database for one test, deleted when it ends: a SQLite file in its own temp directory, or a
+/// database of its own on the run's PostgreSQL server. Fixtures that hold for both providers run once
+/// per provider (<see cref="Providers"/>).
+/// </summary>
 public sealed class TestDatabase : IDisposable
 {
-    private readonly string _directory;
+    /// <summary>For <c>[TestFixtureSource]</c>: every provider the store supports.</summary>
+    public static readonly string[] Providers = ["sqlite", "postgres"];
 
-    private TestDatabase(string directory)
+    private readonly string _directory;
+    private readonly string? _postgres;
+    private readonly List<PostgresDatabase> _opened = [];
+
+    private TestDatabase(string provider, string directory, string? postgres)
     {
+        Provider = provider;
         _directory = directory;
+        _postgres = postgres;
         Path = System.IO.Path.Combine(directory, "mergequeue.db");
     }
 
+    public string Provider { get; }
+
+    /// <summary>The SQLite file (unused with PostgreSQL).</summary>
     public string Path { get; }
 
-    public static TestDatabase Create()
+    public static TestDatabase Create(string provider = "sqlite")
     {
         var directory = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "mergequeue-data-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
-        return new TestDatabase(directory);
+        var postgres = provider == "postgres"
+            ? PostgresServer.SharedAsync().GetAwaiter().GetResult().CreateDatabaseAsync("data").GetAwaiter().GetResult()
+            : null;
+        return new TestDatabase(provider, directory, postgres);
     }
 
-    /// <summary>A new <see cref="SqliteDatabase"/> on the file: each one stands for a separate process or host.</summary>
-    public SqliteDatabase Open(TimeProvider? time = null) => SqliteDatabase.ForFile(Path, time: time);
+    /// <summary>A new <see cref="Database"/> on the same data: each one stands for a separate process or host.</summary>
+    public Database Open(TimeProvider? time = null)
+    {
+        if (_postgres is null) return SqliteDatabase.ForFile(Path, time: time);
+        var db = new PostgresDatabase(_postgres, time);
+        lock (_opened) _opened.Add(db);
+        return db;
+    }
 
-    public async Task<SqliteDatabase> MigratedAsync(TimeProvider? time = null)
+    public async Task<Database> MigratedAsync(TimeProvider? time = null)
     {
         var db = Open(time);
         await db.MigrateAsync();
@@ -40,6 +64,9 @@ public sealed class TestDatabase : IDisposable
         // Pooled connections keep the file (and its -wal/-shm) open; release them before deleting.
         SqliteConnection.ClearAllPools();
         Directory.Delete(_directory, recursive: true);
+        if (_postgres is null) return;
+        foreach (var db in _opened) db.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        PostgresServer.SharedAsync().GetAwaiter().GetResult().DropDatabaseAsync(_postgres).GetAwaiter().GetResult();
     }
 }
 

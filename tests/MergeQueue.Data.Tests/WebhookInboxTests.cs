@@ -3,7 +3,8 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace MergeQueue.Data.Tests;
 
-public sealed class WebhookInboxTests
+[TestFixtureSource(typeof(TestDatabase), nameof(TestDatabase.Providers))]
+public sealed class WebhookInboxTests(string provider)
 {
     private static readonly DateTimeOffset T0 = new(2025, 3, 4, 5, 6, 7, 0, TimeSpan.Zero);
     private TestDatabase _file = null!;
@@ -13,7 +14,7 @@ public sealed class WebhookInboxTests
     [SetUp]
     public async Task SetUp()
     {
-        _file = TestDatabase.Create();
+        _file = TestDatabase.Create(provider);
         _clock = new FakeTimeProvider(T0.AddMinutes(5));
         _inbox = new WebhookInbox(await _file.MigratedAsync(_clock), _clock);
     }

@@ -13,7 +13,7 @@ public static class ApiSetup
 
     public static IServiceCollection AddApi(this IServiceCollection services, ServiceOptions.ApiOptions options)
     {
-        services.AddSingleton(sp => new ApiKeyStore(sp.GetRequiredService<SqliteDatabase>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new ApiKeyStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ApiKeyAuthenticator>();
         services.AddSingleton<RepoSwitches>();
         services.AddSingleton<EnabledRepoConfigs>();

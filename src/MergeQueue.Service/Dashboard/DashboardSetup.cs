@@ -25,7 +25,7 @@ public static class DashboardSetup
 
     public static IServiceCollection AddDashboard(this IServiceCollection services)
     {
-        services.AddSingleton(sp => new DashboardQueries(sp.GetRequiredService<SqliteDatabase>()));
+        services.AddSingleton(sp => new DashboardQueries(sp.GetRequiredService<Database>()));
         services.AddSingleton<DashboardReader>();
         services.AddSingleton<DashboardActions>();
         services.AddSingleton<DashboardAccess>();

@@ -43,9 +43,10 @@ public sealed class SetupSettings(string file, string dataDirectory)
         return file;
     }
 
-    /// <summary>The folder of the SQLite database (the working directory for an in-memory one).</summary>
-    public static string DataDirectoryOf(string connectionString)
+    /// <summary>The folder of the SQLite database (the working directory for an in-memory one, or with PostgreSQL).</summary>
+    public static string DataDirectoryOf(string provider, string connectionString)
     {
+        if (!provider.Equals("sqlite", StringComparison.OrdinalIgnoreCase)) return Directory.GetCurrentDirectory();
         var source = new SqliteConnectionStringBuilder(connectionString).DataSource;
         if (string.IsNullOrWhiteSpace(source) || source == ":memory:" || source.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
             return Directory.GetCurrentDirectory();

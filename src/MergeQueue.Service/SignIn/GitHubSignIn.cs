@@ -46,7 +46,7 @@ public static class GitHubSignIn
     {
         services.AddHttpClient(HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(30));
         // The REST API registers the store too; whichever comes first is the one.
-        services.TryAddSingleton(sp => new MergeQueue.Data.ApiKeyStore(sp.GetRequiredService<MergeQueue.Data.SqliteDatabase>(), sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new MergeQueue.Data.ApiKeyStore(sp.GetRequiredService<MergeQueue.Data.Database>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IDashboardRoles, ApiUserRoles>();
         if (string.IsNullOrWhiteSpace(options.GitHub.OAuthClientId) != string.IsNullOrWhiteSpace(options.GitHub.OAuthClientSecret))
             throw new InvalidOperationException("MergeQueue:GitHub:OAuthClientId and OAuthClientSecret go together: set both for dashboard sign-in, or neither.");

@@ -22,7 +22,7 @@ public sealed class DashboardSeed : IAsyncDisposable
     public static readonly DateTimeOffset Day1 = new(2026, 1, 10, 9, 0, 0, TimeSpan.Zero);
 
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "mq-dash-" + Guid.NewGuid().ToString("N")[..10]);
-    private SqliteQueueStore _store = null!;
+    private QueueStore _store = null!;
     private WebhookInbox _inbox = null!;
     private long _attempts;
 
@@ -36,7 +36,7 @@ public sealed class DashboardSeed : IAsyncDisposable
         Directory.CreateDirectory(seed._dir);
         var database = SqliteDatabase.ForFile(Path.Combine(seed._dir, "mergequeue.db"), time: seed.Clock);
         await database.MigrateAsync();
-        seed._store = new SqliteQueueStore(database, seed.Clock);
+        seed._store = new QueueStore(database, seed.Clock);
         seed._inbox = new WebhookInbox(database, seed.Clock);
         await seed.WriteHistoryAsync();
 

@@ -6,19 +6,20 @@ using static MergeQueue.Data.Tests.Build;
 
 namespace MergeQueue.Data.Tests;
 
-public sealed class SqliteQueueStoreTests
+[TestFixtureSource(typeof(TestDatabase), nameof(TestDatabase.Providers))]
+public sealed class QueueStoreTests(string provider)
 {
     private static readonly CancellationToken Ct = CancellationToken.None;
     private TestDatabase _file = null!;
-    private SqliteDatabase _db = null!;
-    private SqliteQueueStore _store = null!;
+    private Database _db = null!;
+    private QueueStore _store = null!;
 
     [SetUp]
     public async Task SetUp()
     {
-        _file = TestDatabase.Create();
+        _file = TestDatabase.Create(provider);
         _db = await _file.MigratedAsync();
-        _store = new SqliteQueueStore(_db);
+        _store = new QueueStore(_db);
     }
 
     [TearDown]
@@ -223,8 +224,8 @@ public sealed class SqliteQueueStoreTests
     public async Task SaveAsync_TwoStoresChangeTheSamePr_FirstWinsSecondConflictsAndWritesNothing()
     {
         await _store.SaveAsync(Save(Requested(42), Requested(43)), Cause.Test(), Ct);
-        var storeA = new SqliteQueueStore(_file.Open());
-        var storeB = new SqliteQueueStore(_file.Open());
+        var storeA = new QueueStore(_file.Open());
+        var storeB = new QueueStore(_file.Open());
         var prA = (await storeA.FindActivePullRequestAsync(Repo, 42, Ct))!;
         var prB = (await storeB.FindActivePullRequestAsync(Repo, 42, Ct))!;
         var otherB = (await storeB.FindActivePullRequestAsync(Repo, 43, Ct))!;
@@ -291,7 +292,7 @@ public sealed class SqliteQueueStoreTests
 
         var results = await Task.WhenAll(Enumerable.Range(0, writers).Select(w => Task.Run(async () =>
         {
-            var store = new SqliteQueueStore(_file.Open());
+            var store = new QueueStore(_file.Open());
             var pr = (await store.FindActivePullRequestAsync(Repo, 42, Ct))!;
             // Everyone holds version 1 before anyone saves, so exactly one save can succeed.
             if (Interlocked.Increment(ref loaded) == writers) allLoaded.SetResult();
@@ -325,7 +326,7 @@ public sealed class SqliteQueueStoreTests
 
         await Task.WhenAll(Enumerable.Range(0, writers).Select(w => Task.Run(async () =>
         {
-            var store = new SqliteQueueStore(_file.Open());
+            var store = new QueueStore(_file.Open());
             for (var i = 0; i < increments; i++)
             {
                 while (true)
@@ -407,7 +408,7 @@ public sealed class SqliteQueueStoreTests
 
         var perCaller = await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => Task.Run(async () =>
         {
-            var store = new SqliteQueueStore(_file.Open());
+            var store = new QueueStore(_file.Open());
             var ids = new List<long>();
             for (var i = 0; i < calls; i++) ids.Add((await store.NextAttemptIdAsync(Ct)).Value);
             return ids;

@@ -1,17 +1,17 @@
+using System.Data.Common;
 using Dapper;
 using MergeQueue.Core;
 using MergeQueue.Core.MergeAttempts;
 using MergeQueue.Core.Ports;
 using MergeQueue.Core.PullRequests;
-using Microsoft.Data.Sqlite;
 
 namespace MergeQueue.Data;
 
 /// <summary>
-/// <see cref="IQueueStore"/> over SQLite: entities are rehydrated from their rows, and a save writes
+/// <see cref="IQueueStore"/> over SQLite or PostgreSQL: entities are rehydrated from their rows, and a save writes
 /// rows and event log in one write transaction, with optimistic concurrency on a version column.
 /// </summary>
-public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time = null) : IQueueStore
+public sealed class QueueStore(Database database, TimeProvider? time = null) : IQueueStore
 {
     private readonly TimeProvider _time = time ?? TimeProvider.System;
 
@@ -55,7 +55,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
     {
         await using var connection = await database.OpenAsync(ct);
         var row = await connection.QuerySingleOrDefaultAsync<PullRequestRow>(new CommandDefinition(
-            $"SELECT {PullRequestColumns} FROM pull_request WHERE owner = @Owner AND repo = @Repo AND number = @Number AND state IN @States",
+            $"SELECT {PullRequestColumns} FROM pull_request WHERE owner = @Owner AND repo = @Repo AND number = @Number AND {database.In("state", "States")}",
             new { repo.Owner, Repo = repo.Name, Number = number, States = ActivePullRequestStates }, cancellationToken: ct));
         return row?.ToEntity();
     }
@@ -65,8 +65,8 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         await using var connection = await database.OpenAsync(ct);
         // Ordered by row id, i.e. by when the request was first saved, so callers get a stable order.
         var sql = repo is null
-            ? $"SELECT {PullRequestColumns} FROM pull_request WHERE state IN @States ORDER BY id"
-            : $"SELECT {PullRequestColumns} FROM pull_request WHERE owner = @Owner AND repo = @Repo AND state IN @States ORDER BY id";
+            ? $"SELECT {PullRequestColumns} FROM pull_request WHERE {database.In("state", "States")} ORDER BY id"
+            : $"SELECT {PullRequestColumns} FROM pull_request WHERE owner = @Owner AND repo = @Repo AND {database.In("state", "States")} ORDER BY id";
         var rows = await connection.QueryAsync<PullRequestRow>(new CommandDefinition(
             sql, new { Owner = repo?.Owner, Repo = repo?.Name, States = ActivePullRequestStates }, cancellationToken: ct));
         return rows.Select(r => r.ToEntity()).ToList();
@@ -103,8 +103,8 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
     {
         await using var connection = await database.OpenAsync(ct);
         var sql = repo is null
-            ? $"SELECT {AttemptColumns} FROM merge_attempt WHERE state IN @States ORDER BY id"
-            : $"SELECT {AttemptColumns} FROM merge_attempt WHERE owner = @Owner AND repo = @Repo AND state IN @States ORDER BY id";
+            ? $"SELECT {AttemptColumns} FROM merge_attempt WHERE {database.In("state", "States")} ORDER BY id"
+            : $"SELECT {AttemptColumns} FROM merge_attempt WHERE owner = @Owner AND repo = @Repo AND {database.In("state", "States")} ORDER BY id";
         var rows = await connection.QueryAsync<AttemptRow>(new CommandDefinition(
             sql, new { Owner = repo?.Owner, Repo = repo?.Name, States = ActiveAttemptStates }, cancellationToken: ct));
         return rows.Select(r => r.ToEntity()).ToList();
@@ -127,7 +127,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         var insertedPrIds = new Dictionary<PullRequest, long>(ReferenceEqualityComparer.Instance);
 
         await using var connection = await database.OpenWriteAsync(ct);
-        await using var tx = SqliteDatabase.BeginWrite(connection);
+        await using var tx = database.BeginWrite(connection);
         try
         {
             // Attempts first: PRs point at them (the foreign key is deferred anyway, this is just tidy).
@@ -177,7 +177,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
 
             await tx.CommitAsync(ct);
         }
-        catch (SqliteException ex) when (IsUniqueViolation(ex))
+        catch (Exception ex) when (database.IsUniqueViolation(ex))
         {
             throw new ConcurrencyConflictException(
                 $"A row saved concurrently conflicts with this change (a second active request for the same pull request, or a reused attempt id): {ex.Message}");
@@ -370,10 +370,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
             Enum.Parse<TryState>(State), RequestedBy, Time(StartedAt), Reason);
     }
 
-    private static bool IsUniqueViolation(SqliteException ex) =>
-        ex.SqliteExtendedErrorCode is SqliteErrorCodes.ConstraintUnique or SqliteErrorCodes.ConstraintPrimaryKey;
-
-    private static async Task<long> InsertPullRequestAsync(SqliteConnection connection, SqliteTransaction tx, PullRequest pr, CancellationToken ct) =>
+    private static async Task<long> InsertPullRequestAsync(DbConnection connection, DbTransaction tx, PullRequest pr, CancellationToken ct) =>
         await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             """
             INSERT INTO pull_request (owner, repo, number, target_branch, commit_hash, state, merge_attempt, priority,
@@ -383,7 +380,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
             RETURNING id
             """, PullRequestRow.From(pr), tx, cancellationToken: ct));
 
-    private static async Task UpdatePullRequestAsync(SqliteConnection connection, SqliteTransaction tx, PullRequest pr, CancellationToken ct)
+    private static async Task UpdatePullRequestAsync(DbConnection connection, DbTransaction tx, PullRequest pr, CancellationToken ct)
     {
         // owner, repo and number identify the PR and never change; everything else may.
         var affected = await connection.ExecuteAsync(new CommandDefinition(
@@ -402,7 +399,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         }
     }
 
-    private static Task InsertAttemptAsync(SqliteConnection connection, SqliteTransaction tx, MergeAttempt attempt, CancellationToken ct) =>
+    private static Task InsertAttemptAsync(DbConnection connection, DbTransaction tx, MergeAttempt attempt, CancellationToken ct) =>
         connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO merge_attempt (id, owner, repo, target_branch, state, base_sha, staging_sha, parent_id,
@@ -411,7 +408,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
                 @AheadId, @FlakeRetries, @RequiredChecks, @CreatedAt, @Timestamp, @Reason, 1)
             """, AttemptRow.From(attempt), tx, cancellationToken: ct));
 
-    private static async Task UpdateAttemptAsync(SqliteConnection connection, SqliteTransaction tx, MergeAttempt attempt, CancellationToken ct)
+    private static async Task UpdateAttemptAsync(DbConnection connection, DbTransaction tx, MergeAttempt attempt, CancellationToken ct)
     {
         var affected = await connection.ExecuteAsync(new CommandDefinition(
             """
@@ -429,7 +426,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         }
     }
 
-    private static Task InsertEventAsync(SqliteConnection connection, SqliteTransaction tx, EventRow row, CancellationToken ct) =>
+    private static Task InsertEventAsync(DbConnection connection, DbTransaction tx, EventRow row, CancellationToken ct) =>
         connection.ExecuteAsync(new CommandDefinition(
             """
             INSERT INTO event_log (at, owner, repo, pr_number, attempt_id, kind, entity, from_state, to_state, trigger,
@@ -463,7 +460,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
         public string? Reason { get; set; }
         public string? MergedSha { get; set; }
         public string? LandedSha { get; set; }
-        public bool Held { get; set; }
+        public long Held { get; set; }
         public int Version { get; set; }
 
         public static PullRequestRow From(PullRequest pr) => new()
@@ -486,7 +483,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
             Reason = pr.Reason,
             MergedSha = pr.MergedSha?.Value,
             LandedSha = pr.LandedSha?.Value,
-            Held = pr.Held,
+            Held = pr.Held ? 1 : 0,
             Version = pr.Version,
         };
 
@@ -498,7 +495,7 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
                 QueuedAt is { } q ? Time(q) : null, RequestedBy, Title, Author, Reason,
                 MergedSha is { } m ? new CommitSha(m) : null, Version);
             pr.LandedSha = LandedSha is { } l ? new CommitSha(l) : null;
-            pr.Held = Held;
+            pr.Held = Held != 0;
             return pr;
         }
     }
@@ -557,11 +554,4 @@ public sealed class SqliteQueueStore(SqliteDatabase database, TimeProvider? time
     }
 
     private static DateTimeOffset Time(long unixMs) => DateTimeOffset.FromUnixTimeMilliseconds(unixMs);
-}
-
-/// <summary>The extended result codes of SQLite that the store tells apart.</summary>
-internal static class SqliteErrorCodes
-{
-    public const int ConstraintPrimaryKey = 1555; // SQLITE_CONSTRAINT_PRIMARYKEY
-    public const int ConstraintUnique = 2067;     // SQLITE_CONSTRAINT_UNIQUE
 }
