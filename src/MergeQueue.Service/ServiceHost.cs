@@ -3,6 +3,7 @@ using MergeQueue.Core.Ports;
 using MergeQueue.Data;
 using MergeQueue.GitHub;
 using MergeQueue.Service.Api;
+using MergeQueue.Service.Cluster;
 using MergeQueue.Service.Config;
 using MergeQueue.Service.Dashboard;
 using MergeQueue.Service.Jobs;
@@ -42,6 +43,9 @@ public static class ServiceHost
         builder.Configuration["Urls"] ??= "http://127.0.0.1:5000";
         var setupFile = SetupSettings.AddSource(builder.Configuration);
 
+        // One id per process for the whole run: the cluster view, leases, lock holders and Quartz all use it.
+        if (string.IsNullOrWhiteSpace(builder.Configuration["MergeQueue:Cluster:InstanceId"]))
+            builder.Configuration["MergeQueue:Cluster:InstanceId"] = ClusterMember.NewInstanceId();
         var options = builder.Configuration.GetSection(ServiceOptions.Section).Get<ServiceOptions>() ?? new ServiceOptions();
         // Nothing configured at all: start in setup mode (only /setup and /healthz answer) rather than refuse.
         var setupMode = GitHubConnection.HasNoCredentials(options.GitHub);
@@ -71,7 +75,7 @@ public static class ServiceHost
         builder.Services.Configure<ServiceOptions>(builder.Configuration.GetSection(ServiceOptions.Section));
         builder.Services.AddSingleton(clock ?? TimeProvider.System);
         var connectionString = builder.Configuration.GetConnectionString("MergeQueue") ?? "Data Source=mergequeue.db";
-        builder.Services.AddSingleton(sp => Database.Create(options.Database.Provider, connectionString, sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => Database.Create(options.Database.Provider, connectionString, sp.GetRequiredService<TimeProvider>(), options.Cluster.InstanceId));
         builder.Services.AddSingleton(sp => new QueueStore(sp.GetRequiredService<Database>(), sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton<IQueueStore>(sp => new MeteredQueueStore(sp.GetRequiredService<QueueStore>()));
         builder.Services.AddSingleton(sp => new WebhookInbox(sp.GetRequiredService<Database>(), sp.GetRequiredService<TimeProvider>()));
@@ -99,8 +103,10 @@ public static class ServiceHost
         builder.Services.AddSingleton<Notifier>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Notifier>());
 
+        builder.Services.AddCluster(options);
         builder.Services.AddQuartz(q =>
         {
+            q.UseClusteredStore(options, connectionString);
             q.ScheduleJob<PollJob>(t => t
                 .WithIdentity(PollJob.Name)
                 .StartAt(DateTimeOffset.UtcNow.Add(options.Poller.Interval))
@@ -136,7 +142,7 @@ public static class ServiceHost
         app.UseSetupMode();
         app.UseHttpMetrics();
         app.MapWebhooks();
-        app.MapHealthChecks("/healthz");
+        app.MapHealthChecks("/healthz", new Microsoft.AspNetCore.Diagnostics.HealthChecks.HealthCheckOptions { ResponseWriter = ClusterSetup.WriteHealthAsync });
         app.MapMetrics("/metrics");
         app.MapConfigSchema();
         app.UseGitHubSignIn();
@@ -154,7 +160,13 @@ public static class ServiceHost
     /// </summary>
     public static async Task MigrateAsync(this WebApplication app)
     {
-        await app.Services.GetRequiredService<Database>().MigrateAsync();
+        var database = app.Services.GetRequiredService<Database>();
+        await database.MigrateAsync();
+        if (database is PostgresDatabase postgres)
+            // Quartz creates its tables when its scheduler is made: one instance at a time.
+            await using (await postgres.LockAsync("quartz-schema"))
+                await app.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+        await app.Services.GetRequiredService<ClusterMember>().JoinAsync(CancellationToken.None);
         var github = app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value.GitHub;
         if (GitHubConnection.HasNoCredentials(github) || !UsesGitHubApp(github)) return;
         try

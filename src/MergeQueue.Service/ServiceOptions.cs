@@ -21,10 +21,22 @@ public sealed class ServiceOptions
     public WebhookOptions Webhooks { get; set; } = new();
     public RetentionOptions Retention { get; set; } = new();
     public NotificationOptions Notifications { get; set; } = new();
+    public ClusterOptions Cluster { get; set; } = new();
 
     public sealed class DatabaseOptions
     {
         public string Provider { get; set; } = "sqlite";
+    }
+
+    /// <summary>Instances sharing one database (docs/operations.md, "Scaling out").</summary>
+    public sealed class ClusterOptions
+    {
+        /// <summary>This instance's name in the cluster view and on its locks; default: the host name and a random suffix.</summary>
+        public string? InstanceId { get; set; }
+        /// <summary>How often an instance says it is alive.</summary>
+        public TimeSpan Heartbeat { get; set; } = TimeSpan.FromSeconds(5);
+        /// <summary>How long a lease (a repository's delivery lane, the notifier) outlives its holder's last renewal: a dead instance's work moves after this.</summary>
+        public TimeSpan LeaseTimeout { get; set; } = TimeSpan.FromSeconds(30);
     }
 
     public sealed class GitHubOptions

@@ -33,11 +33,12 @@ public sealed partial class MergeQueueFlows(
     TimeProvider clock,
     FlowOptions options,
     ILogger<MergeQueueFlows> logger,
-    PermissionCache? permissionCache = null)
+    PermissionCache? permissionCache = null,
+    IRepoLocks? repoLocks = null)
 {
     /// <summary>Who may do what; the host shares its cache with the webhook handler.</summary>
     private readonly PermissionCache _permissions = permissionCache ?? new PermissionCache(github, clock);
-    private readonly ConcurrentDictionary<RepoId, SemaphoreSlim> _locks = new();
+    private readonly IRepoLocks _locks = repoLocks ?? new InProcessRepoLocks();
     /// <summary>What this entry point already read from GitHub: a PR and its reviews are read once per step.</summary>
     private readonly AsyncLocal<Dictionary<(string Kind, RepoId Repo, int Number), object?>?> _reads = new();
     /// <summary>The last <c>mergequeue</c> status posted per PR head: one that would say the same again is not posted.</summary>
@@ -53,8 +54,7 @@ public sealed partial class MergeQueueFlows(
     {
         using var activity = Tracing.Source.StartActivity("flow " + (entryPoint.EndsWith("Async", StringComparison.Ordinal) ? entryPoint[..^5] : entryPoint));
         activity?.SetTag("mergequeue.repository", repo.ToString());
-        var gate = _locks.GetOrAdd(repo, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(ct);
+        await using var held = await _locks.AcquireAsync(repo, ct);
         _reads.Value = [];
         try
         {
@@ -63,7 +63,6 @@ public sealed partial class MergeQueueFlows(
         finally
         {
             _reads.Value = null;
-            gate.Release();
         }
     }
 

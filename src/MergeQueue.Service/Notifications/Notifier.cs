@@ -5,6 +5,7 @@ using MergeQueue.Core.Flows;
 using MergeQueue.Core.Ports;
 using MergeQueue.Core.PullRequests;
 using MergeQueue.Data;
+using MergeQueue.Service.Cluster;
 using Microsoft.Extensions.Options;
 
 namespace MergeQueue.Service.Notifications;
@@ -15,10 +16,12 @@ namespace MergeQueue.Service.Notifications;
 /// that moves the cursor, checks targets for being stuck, and delivers due messages, retrying with
 /// backoff and logging every try. After a crash it resumes from the cursor and the outbox, so an
 /// event is never lost and never queued twice; a message whose send was cut off is sent again (at
-/// least once: receivers deduplicate by <c>X-MergeQueue-Delivery</c>).
+/// least once: receivers deduplicate by <c>X-MergeQueue-Delivery</c>). Of instances sharing a database,
+/// the one holding the <c>notifier</c> lease does this; another takes over when that one dies.
 /// </summary>
 public sealed class Notifier(
     NotificationStore outbox,
+    ClusterMember member,
     IQueueStore queue,
     IRepoConfigs configs,
     NotificationTargets targets,
@@ -27,6 +30,9 @@ public sealed class Notifier(
     TimeProvider clock,
     ILogger<Notifier> logger) : BackgroundService
 {
+    /// <summary>The lease of the one instance that notifies.</summary>
+    public const string Lease = "notifier";
+
     /// <summary>Event log rows read per round.</summary>
     private const int ReadBatch = 200;
 
@@ -44,7 +50,7 @@ public sealed class Notifier(
         {
             try
             {
-                await RunOnceAsync(stoppingToken);
+                if (await member.TryLeaseAsync(Lease, stoppingToken)) await RunOnceAsync(stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

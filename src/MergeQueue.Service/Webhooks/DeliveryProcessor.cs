@@ -1,7 +1,7 @@
 using MergeQueue.Core.Ports;
 using MergeQueue.Data;
 using MergeQueue.GitHub.Resilience;
-using Microsoft.Data.Sqlite;
+using MergeQueue.Service.Cluster;
 using Microsoft.Extensions.Options;
 
 namespace MergeQueue.Service.Webhooks;
@@ -14,10 +14,15 @@ namespace MergeQueue.Service.Webhooks;
 /// to replay; a refusal by GitHub (a 404, a 422) ends as failed at once. When GitHub was unavailable, the repository's later deliveries wait behind it (their
 /// order is kept); any other failure (a poison delivery) holds up nothing. After a crash it resumes
 /// with every delivery not yet marked, so nothing accepted is lost (a delivery cut off mid-way is
-/// handled again; the flows tolerate that).
+/// handled again; the flows tolerate that). Instances sharing a database split the lanes between them:
+/// a lane runs only while its instance holds the lane's lease (<see cref="ClusterMember"/>), renewed as
+/// it works, so a repository's deliveries are still handled once and in order; a dead instance's lanes
+/// are taken over when their leases expire.
 /// </summary>
 public sealed class DeliveryProcessor(
     WebhookInbox inbox,
+    Database database,
+    ClusterMember member,
     DeliveryHandler handler,
     GitHubCallRecorder recorder,
     IOptions<ServiceOptions> options,
@@ -68,7 +73,7 @@ public sealed class DeliveryProcessor(
         return wait <= TimeSpan.Zero ? TimeSpan.FromMilliseconds(50) : wait < cap ? wait : cap;
     }
 
-    /// <summary>Starts a lane for every repository with due deliveries and none running yet.</summary>
+    /// <summary>Starts a lane for every repository with due deliveries, none running here, and no other instance holding it.</summary>
     private async Task DispatchAsync(CancellationToken ct)
     {
         await _dispatch.WaitAsync(ct);
@@ -78,9 +83,15 @@ public sealed class DeliveryProcessor(
             lock (_lanes) busy = [.. _lanes.Keys];
             var free = options.Value.Webhooks.Lanes - busy.Length;
             if (free <= 0) return;
-            var due = await inbox.GetDueAsync(200, busy, ct);
-            foreach (var lane in due.GroupBy(WebhookInbox.LaneOf).Take(free))
+            var elsewhere = (await member.LeasesAsync(ct))
+                .Where(l => l.Holder != member.InstanceId && l.Name.StartsWith(ClusterMember.LanePrefix, StringComparison.Ordinal))
+                .Select(l => l.Name[ClusterMember.LanePrefix.Length..]);
+            var due = await inbox.GetDueAsync(200, [.. busy, .. elsewhere], ct);
+            foreach (var lane in due.GroupBy(WebhookInbox.LaneOf))
             {
+                if (free == 0) break;
+                if (!await member.TryLeaseAsync(ClusterMember.LanePrefix + lane.Key, ct)) continue; // another instance took it just now
+                free--;
                 var deliveries = lane.ToList();
                 lock (_lanes) _lanes[lane.Key] = Task.Run(() => RunLaneAsync(lane.Key, deliveries, ct), CancellationToken.None);
             }
@@ -93,10 +104,18 @@ public sealed class DeliveryProcessor(
 
     private async Task RunLaneAsync(string lane, List<WebhookDelivery> deliveries, CancellationToken ct)
     {
+        var lease = ClusterMember.LanePrefix + lane;
+        using var lost = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var renewing = RenewAsync(lease, lost);
         try
         {
             foreach (var delivery in deliveries)
+            {
+                if (lost.IsCancellationRequested) break;
+                // Read before acting: the lane's previous holder may have handled it after this list was read.
+                if (await inbox.GetAsync(delivery.DeliveryId, ct) is not { ProcessedAt: null, Outcome: null } current || current.Attempts != delivery.Attempts) continue;
                 if (!await ProcessAsync(delivery, ct)) break; // the rest wait behind it
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -104,30 +123,42 @@ public sealed class DeliveryProcessor(
         }
         finally
         {
+            await lost.CancelAsync();
+            await renewing;
+            try
+            {
+                await member.ReleaseAsync(lease, CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Releasing lease {Lease} failed; it expires by itself", lease);
+            }
             lock (_lanes) _lanes.Remove(lane);
             Signal();
         }
     }
 
-    /// <summary>
-    /// Handles every delivery due now, lanes included, and returns how many ended (handled or dead)
-    /// or were scheduled for a retry. Tests call it to wait for quiet.
-    /// </summary>
-    public async Task<int> ProcessPendingAsync(CancellationToken ct)
+    /// <summary>Renews the lane's lease while it runs; when another instance took it over (this one stalled), the lane stops.</summary>
+    private async Task RenewAsync(string lease, CancellationTokenSource lane)
     {
-        var count = 0;
-        while (true)
+        while (!lane.IsCancellationRequested)
         {
-            await DispatchAsync(ct);
-            Task[] running;
-            lock (_lanes) running = [.. _lanes.Values];
-            if (running.Length == 0)
+            await Task.Delay(member.LeaseTimeout / 3, lane.Token).ContinueWith(_ => { }, TaskScheduler.Default);
+            if (lane.IsCancellationRequested) return;
+            try
             {
-                if ((await inbox.GetDueAsync(1, [], ct)).Count == 0) return count;
-                continue;
+                if (await member.TryLeaseAsync(lease, lane.Token)) continue;
+                logger.LogWarning("Lease {Lease} was taken over by another instance; this lane stops", lease);
+                await lane.CancelAsync();
             }
-            await Task.WhenAll(running);
-            count += running.Length;
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Renewing lease {Lease} failed; trying again", lease);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
     }
 
@@ -176,7 +207,7 @@ public sealed class DeliveryProcessor(
     {
         var settings = options.Value.Webhooks;
         var now = clock.GetUtcNow();
-        var unavailable = GitHubErrors.IsUnavailable(e, now, out var asked) || e is SqliteException { SqliteErrorCode: 5 or 6 };
+        var unavailable = GitHubErrors.IsUnavailable(e, now, out var asked) || database.IsUnavailable(e);
         var error = GitHubErrors.Describe(e);
         var tries = delivery.Attempts + 1;
         if (tries >= settings.MaxAttempts)

@@ -234,3 +234,10 @@ CREATE TABLE advisory_lock_name (
     key  BIGINT PRIMARY KEY,
     name TEXT   NOT NULL
 );
+
+-- The keys that protect sign-in cookies and forms, shared by every instance (encrypted XML).
+CREATE TABLE data_protection_key (
+    name       TEXT   PRIMARY KEY,
+    xml        TEXT   NOT NULL,
+    created_at BIGINT NOT NULL
+);

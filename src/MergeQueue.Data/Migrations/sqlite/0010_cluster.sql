@@ -18,3 +18,11 @@ CREATE TABLE lease (
     acquired_at INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- The keys that protect sign-in cookies and forms, shared by every instance so any of them can read
+-- a cookie another wrote. Each key's XML is encrypted (AES-GCM, a key derived from the webhook secret).
+CREATE TABLE data_protection_key (
+    name       TEXT    PRIMARY KEY,
+    xml        TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
