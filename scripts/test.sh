@@ -22,6 +22,12 @@ if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
     || echo "warning: could not install chromium; DashboardBrowserTests will fail"
 fi
+# PostgreSQL 15 for the PostgreSQL store tests and the cluster tests (they start their own server with initdb/pg_ctl).
+if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
+  echo "Installing PostgreSQL 15 (Debian packages) for the PostgreSQL tests..."
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15) >/dev/null 2>&1 \
+    || echo "warning: could not install postgresql-15; the PostgreSQL tests will fail"
+fi
 # The service's build runs `npm ci` for htmx (src/MergeQueue.Service/package.json) when it is missing.
 command -v npm >/dev/null 2>&1 || echo "warning: npm is missing; building the service needs it once to fetch htmx"
 
