@@ -101,6 +101,14 @@ public sealed class ClusterEndToEndTests
             }, TimeSpan.FromSeconds(60), ct);
             var stuckNode = Array.IndexOf(names, holder);
             stuckNode.Should().BeGreaterThan(0, "a live instance holds the lane");
+            // The dashboard of the other live instance shows who holds the lane and the repository's lock.
+            using (var http = new HttpClient { BaseAddress = nodes[3 - stuckNode].Url })
+            {
+                var page = await http.GetStringAsync("cluster", ct);
+                var row = page[page.IndexOf($"data-instance=\"{holder}\"", StringComparison.Ordinal)..];
+                row = row[..row.IndexOf("</tr>", StringComparison.Ordinal)];
+                row.Should().Contain("lease <code>lane:acme/widgets</code>").And.Contain("lock <code>repo:acme/widgets</code>");
+            }
             nodes[stuckNode].Kill();
 
             // The survivor finishes a and b's attempt, takes the lane over once its lease expires, and
