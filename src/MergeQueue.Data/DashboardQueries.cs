@@ -100,7 +100,7 @@ public sealed class DashboardQueries(Database database)
     private static string DistinctRepos(string table) =>
         $"""
         WITH RECURSIVE r(owner, repo) AS (
-            SELECT * FROM (SELECT owner, repo FROM {table} WHERE owner IS NOT NULL AND repo IS NOT NULL ORDER BY owner, repo LIMIT 1)
+            SELECT * FROM (SELECT owner, repo FROM {table} WHERE owner IS NOT NULL AND repo IS NOT NULL ORDER BY owner, repo LIMIT 1) AS first -- PostgreSQL 15 wants the alias
             UNION ALL
             -- The next repository of the same owner, else the first of the next owner: both index seeks.
             SELECT coalesce((SELECT t.owner FROM {table} t WHERE t.owner = r.owner AND t.repo > r.repo ORDER BY t.repo LIMIT 1),

@@ -1,8 +1,11 @@
 using MergeQueue.Service;
+using MergeQueue.Service.MigrateDb;
 using MergeQueue.Service.Sandbox;
 
 if (args.Length > 0 && args[0] == "sandbox")
     return await SandboxMode.RunAsync(args[1..]);
+if (args.Length > 0 && args[0] == MigrateDbCommand.Name)
+    return await MigrateDbCommand.RunAsync(args[1..], Console.Out, Console.Error);
 
 try
 {

@@ -1,7 +1,12 @@
 using System.Text;
 using System.Diagnostics;
+using MergeQueue.Core;
+using MergeQueue.Core.Ports;
+using MergeQueue.Data;
+using MergeQueue.EndToEnd.Tests.Api;
 using MergeQueue.Simulator;
 using MergeQueue.Simulator.Control;
+using MergeQueue.Tests.Shared;
 
 namespace MergeQueue.EndToEnd.Tests;
 
@@ -217,6 +222,58 @@ public class ProcessTests
         finally
         {
             if (Directory.Exists(publishDir)) Directory.Delete(publishDir, recursive: true);
+        }
+    }
+
+    [Test]
+    [CancelAfter(180_000)]
+    public async Task MigrateDb_SqliteInstallationToPostgres_CopiesAndTheServiceRunsOnTheCopy(CancellationToken ct)
+    {
+        var folder = Directory.CreateTempSubdirectory("mq-migrate-db-").FullName;
+        var sqlite = Path.Combine(folder, "mergequeue.db");
+        // The installation: an admin key and an active request, written by the stores as the service does.
+        var source = SqliteDatabase.ForFile(sqlite);
+        await source.MigrateAsync(ct);
+        var (_, adminKey) = await new ApiKeyStore(source, TimeProvider.System).CreateKeyAsync("ops", ApiRoles.Admin, [], "alice", ct);
+        var pr = Core.PullRequests.PullRequest.Create(new RepoId("acme", "widgets"), 7, "main", new CommitSha(new string('a', 40)), 0, DateTimeOffset.UtcNow);
+        await new QueueStore(source).SaveAsync(new Changes { PullRequests = { pr } }, Cause.Test(), ct);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        var postgres = await PostgresServer.SharedAsync();
+        var target = await postgres.CreateDatabaseAsync("e2e_migrate");
+        try
+        {
+            var (exit, output, error) = await ServiceProcess.RunAsync([ServiceProcess.ServiceDll, "migrate-db", "--from", sqlite, "--to", target], TimeSpan.FromSeconds(90));
+            exit.Should().Be(0, error);
+            output.Should().Contain("api_key: 1 rows").And.Contain("pull_request: 1 rows").And.Contain("every table holds as many rows on both sides");
+
+            var again = await ServiceProcess.RunAsync([ServiceProcess.ServiceDll, "migrate-db", "--from", sqlite, "--to", target], TimeSpan.FromSeconds(90));
+            again.ExitCode.Should().Be(2, "a target holding data is refused");
+            again.Error.Should().Contain("migrate-db refused").And.Contain("already holds data");
+
+            var settings = new Dictionary<string, string?>
+            {
+                ["MergeQueue:Database:Provider"] = "postgres",
+                ["ConnectionStrings:MergeQueue"] = target,
+                ["MergeQueue:GitHub:Token"] = "t",
+                ["MergeQueue:GitHub:WebhookSecret"] = "s",
+                ["MergeQueue:GitHub:ApiUrl"] = "http://127.0.0.1:9/",
+            };
+            await using var service = ServiceProcess.Start([ServiceProcess.ServiceDll], settings, ServiceProcess.FreePort());
+            await service.WaitUntilHealthyAsync();
+            using var api = new ApiClient(service.Url, adminKey);
+            var keys = await api.GetAsync("api/v1/keys");
+            keys.Status.Should().Be(System.Net.HttpStatusCode.OK, keys.ToString());
+            keys.Body.Should().Contain("\"ops\"");
+            var pulls = await api.GetAsync("api/v1/repos/acme/widgets/pulls");
+            pulls.Status.Should().Be(System.Net.HttpStatusCode.OK, pulls.ToString());
+            pulls.Json.EnumerateArray().Select(p => p.GetProperty("number").GetInt32()).Should().Equal(7);
+            var health = await api.GetAsync("healthz");
+            health.Json.GetProperty("provider").GetString().Should().Be("postgres", health.ToString());
+        }
+        finally
+        {
+            await postgres.DropDatabaseAsync(target);
+            Directory.Delete(folder, recursive: true);
         }
     }
 

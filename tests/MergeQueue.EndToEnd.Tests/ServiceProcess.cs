@@ -75,6 +75,34 @@ public sealed class ServiceProcess : IAsyncDisposable
         return sp;
     }
 
+    /// <summary>Runs <c>dotnet {arguments}</c> (a command of the service, such as <c>migrate-db</c>) to its end: the exit code, and stdout and stderr apart.</summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunAsync(IEnumerable<string> arguments, TimeSpan timeout)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetTempPath(),
+        };
+        foreach (var a in arguments) info.ArgumentList.Add(a);
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
+        using var cts = new CancellationTokenSource(timeout);
+        var output = process.StandardOutput.ReadToEndAsync(cts.Token);
+        var error = process.StandardError.ReadToEndAsync(cts.Token);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"dotnet {string.Join(' ', info.ArgumentList)} did not finish in {timeout}.");
+        }
+        return (process.ExitCode, await output, await error);
+    }
+
     private void Append(string? line)
     {
         if (line is null) return;
