@@ -1,3 +1,4 @@
+using MergeQueue.Tests.Shared;
 using MergeQueue.Data;
 using MergeQueue.Service;
 using MergeQueue.Service.Jobs;
@@ -53,6 +54,36 @@ public sealed class ServiceTester : IAsyncDisposable
     public Uri ServiceUrl { get; private set; } = null!;
     public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
     public string DatabasePath => Path.Combine(_dataDir, "mergequeue.db");
+
+    /// <summary>The service's store: "sqlite" (the file at <see cref="DatabasePath"/>), or "postgres" (a database of its own on the run's server).</summary>
+    public string Provider { get; private set; } = "sqlite";
+
+    /// <summary>The PostgreSQL database's connection string when <see cref="Provider"/> is "postgres".</summary>
+    public string? PostgresConnection { get; private set; }
+
+    /// <summary>A connection to the service's database, whichever the provider.</summary>
+    public Task<System.Data.Common.DbConnection> OpenDatabaseAsync() =>
+        (PostgresConnection is null ? (Data.Database)Data.SqliteDatabase.ForFile(DatabasePath) : new Data.PostgresDatabase(PostgresConnection)).OpenAsync();
+
+    /// <summary>
+    /// Every byte of text the database holds: the SQLite file and its WAL as they are on disk, or on
+    /// PostgreSQL every row of every table as text. For "never stored in clear" checks.
+    /// </summary>
+    public async Task<string> DatabaseTextAsync()
+    {
+        if (PostgresConnection is null)
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            var files = Directory.GetFiles(_dataDir, "mergequeue.db*");
+            return System.Text.Encoding.UTF8.GetString(files.SelectMany(File.ReadAllBytes).ToArray());
+        }
+        await using var connection = await OpenDatabaseAsync();
+        var text = new System.Text.StringBuilder();
+        foreach (var table in await Dapper.SqlMapper.QueryAsync<string>(connection, "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"))
+            foreach (var row in await Dapper.SqlMapper.QueryAsync<string>(connection, $"SELECT t::text FROM \"{table}\" t"))
+                text.AppendLine(row);
+        return text.ToString();
+    }
     public string BotToken { get; private set; } = "";
     /// <summary>The login the service acts as: <see cref="Bot"/>, or the App's bot once started as a GitHub App.</summary>
     public string BotLogin { get; private set; } = Bot;
@@ -64,12 +95,16 @@ public sealed class ServiceTester : IAsyncDisposable
 
     public sealed record RepoConfigText(string Yaml);
 
-    public static async Task<ServiceTester> StartAsync(string? config = null, CiConfig? ci = null, IDictionary<string, string?>? settings = null, bool startService = true)
+    /// <param name="provider">"sqlite" or "postgres"; default: <c>MQ_E2E_PROVIDER</c>, else sqlite (run the suite on PostgreSQL with MQ_E2E_PROVIDER=postgres).</param>
+    public static async Task<ServiceTester> StartAsync(string? config = null, CiConfig? ci = null, IDictionary<string, string?>? settings = null, bool startService = true, string? provider = null)
     {
         var simulator = await GitHubSimulator.StartAsync(new SimulatorOptions { Ci = ci ?? new CiConfig(DelayMs: 30) });
         var dataDir = Path.Combine(Path.GetTempPath(), "mq-e2e-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(dataDir);
         var tester = new ServiceTester(simulator, dataDir) { Config = new RepoConfigText(config ?? DefaultConfig) };
+        tester.Provider = provider ?? Environment.GetEnvironmentVariable("MQ_E2E_PROVIDER") ?? "sqlite";
+        if (tester.Provider == "postgres")
+            tester.PostgresConnection = await (await PostgresServer.SharedAsync()).CreateDatabaseAsync("e2e");
         tester.BotToken = (await simulator.Control.CreateUserAsync(Bot, type: "Bot")).Token;
         await simulator.Control.CreateRepositoryAsync(Repo, new Dictionary<string, string>
         {
@@ -94,7 +129,8 @@ public sealed class ServiceTester : IAsyncDisposable
         var settings = new Dictionary<string, string?>
         {
             ["Urls"] = "http://127.0.0.1:0",
-            ["ConnectionStrings:MergeQueue"] = $"Data Source={DatabasePath}",
+            ["ConnectionStrings:MergeQueue"] = PostgresConnection ?? $"Data Source={DatabasePath}",
+            ["MergeQueue:Database:Provider"] = Provider,
             ["MergeQueue:GitHub:ApiUrl"] = Simulator.BaseUrl.ToString(),
             ["MergeQueue:GitHub:Token"] = BotToken,
             ["MergeQueue:GitHub:WebhookSecret"] = Secret,
@@ -355,6 +391,7 @@ public sealed class ServiceTester : IAsyncDisposable
         }
         await Simulator.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (PostgresConnection is not null) await (await PostgresServer.SharedAsync()).DropDatabaseAsync(PostgresConnection);
         try
         {
             Directory.Delete(_dataDir, recursive: true);

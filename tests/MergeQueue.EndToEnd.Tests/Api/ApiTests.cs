@@ -11,8 +11,8 @@ namespace MergeQueue.EndToEnd.Tests.Api;
 /// Issue 8 part 1: the REST API with keys and roles, against the real service and the simulator.
 /// One service for the fixture; each test uses its own pull requests.
 /// </summary>
-[TestFixture, NonParallelizable, CancelAfter(120_000)]
-public class ApiTests
+[TestFixture("sqlite"), TestFixture("postgres"), NonParallelizable, CancelAfter(120_000)]
+public class ApiTests(string provider)
 {
     private const string Repo = ServiceTester.Repo;
     private const string AdminKey = "bootstrap-admin-key-for-tests-0123456789";
@@ -33,7 +33,7 @@ public class ApiTests
         // The service logs to the console (Serilog): capture it to prove keys never appear in it.
         _console = Console.Out;
         Console.SetOut(TextWriter.Synchronized(_log));
-        _t = await ServiceTester.StartAsync(settings: new Dictionary<string, string?>
+        _t = await ServiceTester.StartAsync(provider: provider, settings: new Dictionary<string, string?>
         {
             ["MergeQueue:Api:AdminKey"] = AdminKey,
             ["MergeQueue:Api:RequestsPerMinute"] = PerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture),
@@ -303,8 +303,7 @@ public class ApiTests
             (await _admin.PostAsync($"api/v1/repos/{Repo}/enable")).Status.Should().Be(HttpStatusCode.OK);
         }
         (await _readOnly.GetAsync($"api/v1/repos/{Repo}")).Json.GetProperty("enabled").GetBoolean().Should().BeTrue();
-        using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_t.DatabasePath}");
-        db.Open();
+        await using var db = await _t.OpenDatabaseAsync();
         using var command = db.CreateCommand();
         command.CommandText = "SELECT enabled, changed_by FROM repo_setting";
         using var reader = command.ExecuteReader();
@@ -377,9 +376,7 @@ public class ApiTests
     {
         using (var extra = await NewKeyAsync("audit-check", "user", Repo))
             (await extra.PostAsync($"api/v1/trigger/{Repo}")).Status.Should().Be(HttpStatusCode.OK);
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        var files = Directory.GetFiles(Path.GetDirectoryName(_t.DatabasePath)!, "mergequeue.db*");
-        var database = Encoding.UTF8.GetString(files.SelectMany(File.ReadAllBytes).ToArray());
+        var database = await _t.DatabaseTextAsync();
         var log = _log.ToString();
         log.Should().Contain("\"KeyName\":\"audit-check\"", "the log is captured");
         foreach (var key in _keys.Append(AdminKey))

@@ -4,14 +4,14 @@ using MergeQueue.Service.Dashboard;
 
 namespace MergeQueue.EndToEnd.Tests.Dashboard;
 
-/// <summary>Each dashboard page rendered by the real service over a seeded database.</summary>
-[TestFixture, CancelAfter(60_000)]
-public sealed partial class DashboardPageTests
+/// <summary>Each dashboard page rendered by the real service over a seeded database, on each provider.</summary>
+[TestFixture("sqlite"), TestFixture("postgres"), CancelAfter(60_000)]
+public sealed partial class DashboardPageTests(string provider)
 {
     private DashboardSeed _seed = null!;
 
     [OneTimeSetUp]
-    public async Task StartAsync() => _seed = await DashboardSeed.StartAsync();
+    public async Task StartAsync() => _seed = await DashboardSeed.StartAsync(provider: provider);
 
     [OneTimeTearDown]
     public async Task StopAsync() => await _seed.DisposeAsync();

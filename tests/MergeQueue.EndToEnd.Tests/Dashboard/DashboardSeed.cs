@@ -30,11 +30,17 @@ public sealed class DashboardSeed : IAsyncDisposable
     public WebApplication Service { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
 
-    public static async Task<DashboardSeed> StartAsync(bool dashboardPublic = true)
+    private string? _postgres;
+
+    /// <param name="provider">"sqlite" (a file) or "postgres" (a database of its own on the run's server).</param>
+    public static async Task<DashboardSeed> StartAsync(bool dashboardPublic = true, string provider = "sqlite")
     {
         var seed = new DashboardSeed();
         Directory.CreateDirectory(seed._dir);
-        var database = SqliteDatabase.ForFile(Path.Combine(seed._dir, "mergequeue.db"), time: seed.Clock);
+        if (provider == "postgres") seed._postgres = await (await MergeQueue.Tests.Shared.PostgresServer.SharedAsync()).CreateDatabaseAsync("dashboard");
+        Database database = seed._postgres is { } connection
+            ? new PostgresDatabase(connection, seed.Clock)
+            : SqliteDatabase.ForFile(Path.Combine(seed._dir, "mergequeue.db"), time: seed.Clock);
         await database.MigrateAsync();
         seed._store = new QueueStore(database, seed.Clock);
         seed._inbox = new WebhookInbox(database, seed.Clock);
@@ -43,7 +49,8 @@ public sealed class DashboardSeed : IAsyncDisposable
         seed.Service = ServiceHost.Build([], new Dictionary<string, string?>
         {
             ["Urls"] = "http://127.0.0.1:0",
-            ["ConnectionStrings:MergeQueue"] = database.ConnectionString,
+            ["ConnectionStrings:MergeQueue"] = seed._postgres ?? ((SqliteDatabase)database).ConnectionString,
+            ["MergeQueue:Database:Provider"] = provider,
             // Nothing listens here: pages never call GitHub, and the queue has read nothing, which the pages say.
             ["MergeQueue:GitHub:ApiUrl"] = "http://127.0.0.1:9/",
             ["MergeQueue:GitHub:Token"] = "t",
@@ -161,6 +168,7 @@ public sealed class DashboardSeed : IAsyncDisposable
             await Service.DisposeAsync();
         }
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (_postgres is not null) await (await MergeQueue.Tests.Shared.PostgresServer.SharedAsync()).DropDatabaseAsync(_postgres);
         try
         {
             Directory.Delete(_dir, recursive: true);

@@ -182,7 +182,10 @@ public class NotificationEndToEndTests
         tries.Select(r => r.Body).Distinct().Should().ContainSingle("a retry sends the same signed bytes");
         receiver.Received.Should().NotContain(r => r.Path == "/slack", "the repository named no Slack target");
 
-        var (notification, attempts) = (await t.Service.Services.GetRequiredService<NotificationStore>().RecentAsync(10)).Single();
+        // The receiver answered before the notifier recorded the answer: wait for the record.
+        var outbox = t.Service.Services.GetRequiredService<NotificationStore>();
+        await SimulatorClient.WaitUntilAsync(async _ => (await outbox.RecentAsync(10)).Single().Notification.State == NotificationStore.Delivered, TimeSpan.FromSeconds(10));
+        var (notification, attempts) = (await outbox.RecentAsync(10)).Single();
         (notification.State, notification.Attempts).Should().Be((NotificationStore.Delivered, 3));
         attempts.Select(a => a.StatusCode).Should().Equal(500, 500, 200);
         attempts[0].Error.Should().Be("HTTP 500");
@@ -212,7 +215,7 @@ public class NotificationEndToEndTests
         await WaitForAsync(receiver, "/hook", "merged");
         await Task.Delay(500); // a few notifier rounds after the restart: nothing is queued or sent twice
         receiver.Accepted("/hook").Should().ContainSingle();
-        await using var connection = await new SqliteDatabase($"Data Source={t.DatabasePath}").OpenAsync();
+        await using var connection = await t.OpenDatabaseAsync();
         (await connection.ExecuteScalarAsync<int>("SELECT count(*) FROM notification")).Should().Be(1);
         await t.AssertTargetOnlyMovedToGreenAsync();
     }
