@@ -50,21 +50,7 @@ public sealed class SqliteDatabase : Database
     public override async Task<DbConnection> OpenWriteAsync(CancellationToken ct = default, WriteMode mode = WriteMode.Durable)
     {
         await _writeGate.WaitAsync(ct);
-        var connection = new GatedConnection(_connectionString, _writeGate);
-        try
-        {
-            await ConfigureAsync(connection, ct);
-            // Intake's commits do not also copy the log into the database file: every other writer
-            // checkpoints as usual. A relaxed write has no fsync of its own: the next durable commit carries it.
-            if (mode == WriteMode.Intake) await connection.ExecuteAsync(new CommandDefinition("PRAGMA wal_autocheckpoint=0;", cancellationToken: ct));
-            else if (mode == WriteMode.Relaxed) await connection.ExecuteAsync(new CommandDefinition("PRAGMA synchronous=NORMAL;", cancellationToken: ct));
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
+        return await OpenConfiguredAsync(new GatedConnection(_connectionString, _writeGate), mode, ct);
     }
 
     /// <summary>A connection that gives the write gate back when it is disposed.</summary>
@@ -80,12 +66,17 @@ public sealed class SqliteDatabase : Database
     }
 
     /// <summary>Opens a connection with the per-connection pragmas applied (pooled connections get them again: cheap, and safe if the pool was shared).</summary>
-    public override async Task<DbConnection> OpenAsync(CancellationToken ct = default)
+    public override Task<DbConnection> OpenAsync(CancellationToken ct = default) => OpenConfiguredAsync(new SqliteConnection(_connectionString), WriteMode.Durable, ct);
+
+    private async Task<DbConnection> OpenConfiguredAsync(SqliteConnection connection, WriteMode mode, CancellationToken ct)
     {
-        var connection = new SqliteConnection(_connectionString);
         try
         {
             await ConfigureAsync(connection, ct);
+            // Intake's commits do not also copy the log into the database file: every other writer
+            // checkpoints as usual. A relaxed write has no fsync of its own: the next durable commit carries it.
+            if (mode == WriteMode.Intake) await connection.ExecuteAsync(new CommandDefinition("PRAGMA wal_autocheckpoint=0;", cancellationToken: ct));
+            else if (mode == WriteMode.Relaxed) await connection.ExecuteAsync(new CommandDefinition("PRAGMA synchronous=NORMAL;", cancellationToken: ct));
             return connection;
         }
         catch
