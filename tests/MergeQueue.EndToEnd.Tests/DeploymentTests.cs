@@ -40,6 +40,17 @@ public class DeploymentTests
     }
 
     [Test]
+    public void DockerCompose_AsAGitHubApp_PassesTheAppSettings_AndWithNothingSetStartsInSetupMode()
+    {
+        var (exitCode, output) = ComposeWith(new Dictionary<string, string> { ["GITHUB_TOKEN"] = "", ["GITHUB_APP_ID"] = "123456", ["GITHUB_APP_KEY_PATH"] = "/data/app.pem" }, "config");
+        exitCode.Should().Be(0, output);
+        output.Should().Contain("MergeQueue__GitHub__AppId: '123456'").And.Contain("MergeQueue__GitHub__PrivateKeyPath: /data/app.pem")
+            .And.Contain("MergeQueue__Setup__File: /data/mergequeue.setup.json");
+        var (bare, nothing) = ComposeWith(new Dictionary<string, string> { ["GITHUB_TOKEN"] = "", ["WEBHOOK_SECRET"] = "" }, "config", "-q");
+        bare.Should().Be(0, "with nothing set the service starts in setup mode: " + nothing);
+    }
+
+    [Test]
     public void DockerCompose_ClusterProfile_RunsTwoInstancesOnPostgresBehindAProxy()
     {
         var (exitCode, output) = ComposeWith(new Dictionary<string, string> { ["POSTGRES_PASSWORD"] = "pg-example" }, "--profile", "cluster", "config");

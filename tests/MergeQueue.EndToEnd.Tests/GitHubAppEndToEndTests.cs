@@ -57,6 +57,23 @@ public class GitHubAppEndToEndTests
     }
 
     [Test]
+    public async Task App_AndATokenBothSet_ActsAsTheApp()
+    {
+        // CONTRACT §1: with both, the App is used; the token's account does nothing.
+        await using var t = await ServiceTester.StartAsync(startService: false);
+        await t.StartServiceAsAppAsync(settings: new Dictionary<string, string?> { ["MergeQueue:GitHub:Token"] = t.BotToken });
+
+        var a = await t.OpenPrAsync();
+        await t.ApproveAndMergeAsync(a);
+        await t.RunUntilAsync(async () => await MergedAsync(t, ServiceTester.Repo, a));
+
+        (await t.QueueStatusAsync(a))!.Creator.Should().Be("mergequeue[bot]");
+        (await t.Control.BranchMovesAsync(ServiceTester.Repo, "main")).Should().Contain(m => m.Actor == "mergequeue[bot]")
+            .And.NotContain(m => m.Actor == ServiceTester.Bot);
+        await t.AssertTargetOnlyMovedToGreenAsync();
+    }
+
+    [Test]
     public async Task App_InstallationTokensExpiringEvery20s_RenewedWithoutAFailedCall()
     {
         await using var t = await ServiceTester.StartAsync(startService: false);
