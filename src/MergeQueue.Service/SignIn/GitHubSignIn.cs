@@ -50,7 +50,7 @@ public static class GitHubSignIn
         services.TryAddSingleton<IDashboardRoles, ApiUserRoles>();
         if (string.IsNullOrWhiteSpace(options.GitHub.OAuthClientId) != string.IsNullOrWhiteSpace(options.GitHub.OAuthClientSecret))
             throw new InvalidOperationException("MergeQueue:GitHub:OAuthClientId and OAuthClientSecret go together: set both for dashboard sign-in, or neither.");
-        if (!IsConfigured(options)) return services;
+        // Registered even when sign-in is not configured yet: /setup can configure it without a restart.
         services.AddAuthentication(Scheme).AddCookie(Scheme, o =>
         {
             o.Cookie.Name = SessionCookie;
@@ -67,16 +67,9 @@ public static class GitHubSignIn
         return services;
     }
 
+    /// <summary>Sign-in answers by the settings in force now: <c>/setup</c> may have just configured its OAuth client.</summary>
     public static WebApplication UseGitHubSignIn(this WebApplication app)
     {
-        var options = app.Services.GetRequiredService<IOptions<ServiceOptions>>().Value;
-        if (!IsConfigured(options))
-        {
-            app.MapGet("/signin", () => Results.Text(
-                "Sign-in is not configured: set MergeQueue:GitHub:OAuthClientId and MergeQueue:GitHub:OAuthClientSecret (docs/operations.md).\n",
-                "text/plain", statusCode: StatusCodes.Status404NotFound)).ExcludeFromDescription();
-            return app;
-        }
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapGet("/signin", SignInAsync).ExcludeFromDescription();
@@ -101,9 +94,14 @@ public static class GitHubSignIn
             && !returnUrl.Any(char.IsControl)
             ? returnUrl : "/";
 
-    private static IResult SignInAsync(HttpContext http, IOptions<ServiceOptions> settings, IDataProtectionProvider protection, string? returnUrl)
+    private static IResult NotConfigured() => Results.Text(
+        "Sign-in is not configured: set MergeQueue:GitHub:OAuthClientId and MergeQueue:GitHub:OAuthClientSecret (docs/operations.md).\n",
+        "text/plain", statusCode: StatusCodes.Status404NotFound);
+
+    private static IResult SignInAsync(HttpContext http, IOptionsMonitor<ServiceOptions> settings, IDataProtectionProvider protection, string? returnUrl)
     {
-        var options = settings.Value;
+        var options = settings.CurrentValue;
+        if (!IsConfigured(options)) return NotConfigured();
         var state = Base64Url(RandomNumberGenerator.GetBytes(32));
         var protector = protection.CreateProtector(StatePurpose);
         http.Response.Cookies.Append(StateCookie, protector.Protect(state + "\n" + LocalOnly(returnUrl)), new CookieOptions
@@ -128,10 +126,11 @@ public static class GitHubSignIn
     private static IResult Refused(string message, int status = StatusCodes.Status400BadRequest) =>
         Results.Text($"Sign-in refused: {message}\nStart again at /signin.\n", "text/plain; charset=utf-8", statusCode: status);
 
-    private static async Task<IResult> CallbackAsync(HttpContext http, IOptions<ServiceOptions> settings, IDataProtectionProvider protection,
+    private static async Task<IResult> CallbackAsync(HttpContext http, IOptionsMonitor<ServiceOptions> settings, IDataProtectionProvider protection,
         IHttpClientFactory clients, IDashboardRoles roles, ILoggerFactory loggers, CancellationToken ct)
     {
-        var options = settings.Value;
+        var options = settings.CurrentValue;
+        if (!IsConfigured(options)) return NotConfigured();
         var log = loggers.CreateLogger("MergeQueue.SignIn");
         var query = http.Request.Query;
         var cookie = http.Request.Cookies[StateCookie];

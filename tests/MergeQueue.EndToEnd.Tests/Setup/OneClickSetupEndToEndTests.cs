@@ -65,6 +65,14 @@ public partial class OneClickSetupEndToEndTests
         (await browser.GetAsync("api/v1/status")).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
         (await browser.GetAsync(callback)).StatusCode.Should().Be(HttpStatusCode.BadRequest, "the state cookie was used");
         (await browser.GetAsync("setup")).StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        // Dashboard sign-in through the App's OAuth client works at once too.
+        await t.Control.SignInBrowserAsync("alice");
+        using (var visitor = new SignIn.GitHubSignInTests.Visitor(t.ServiceUrl))
+        {
+            var (status, body, _) = await visitor.CallbackAsync(await visitor.StartSignInAsync());
+            status.Should().Be(HttpStatusCode.Redirect, body);
+            visitor.HasSession.Should().BeTrue();
+        }
 
         // Installed on the repository through the simulator: a normal merge, as mergequeue[bot].
         await t.Control.InstallAppAsync(appId, "acme", [ServiceTester.Repo]);
