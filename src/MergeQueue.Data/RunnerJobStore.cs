@@ -143,6 +143,15 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
             new { repo.Owner, Repo = repo.Name, Sha = sha.Value }, cancellationToken: ct))).Select(r => r.ToJob()).ToList();
     }
 
+    /// <summary>The repository's latest jobs, newest first.</summary>
+    public async Task<IReadOnlyList<RunnerJob>> RecentAsync(RepoId repo, int limit, CancellationToken ct = default)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return (await connection.QueryAsync<Row>(new CommandDefinition(
+            $"SELECT {Columns} FROM runner_job WHERE owner = @Owner AND repo = @Repo ORDER BY id DESC LIMIT @Limit",
+            new { repo.Owner, Repo = repo.Name, Limit = limit }, cancellationToken: ct))).Select(r => r.ToJob()).ToList();
+    }
+
     /// <summary>Jobs queued or running, in any instance.</summary>
     public async Task<int> CountActiveAsync(CancellationToken ct = default)
     {
@@ -150,6 +159,11 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
         return (int)await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             "SELECT count(*) FROM runner_job WHERE state IN ('queued', 'running')", cancellationToken: ct));
     }
+
+    /// <summary>Puts a running job back in the queue (its instance is stopping): it runs again from the start.</summary>
+    public async Task<bool> ReleaseAsync(long id, CancellationToken ct = default) =>
+        await ExecuteAsync("UPDATE runner_job SET state = 'queued', claimed_by = NULL, description = @Description WHERE id = @Id AND state = 'running'",
+            new { Id = id, Description = Messages.JobQueued }, ct) == 1;
 
     /// <summary>
     /// Puts the running jobs of instances that are gone back in the queue (their process died with them);

@@ -36,6 +36,7 @@ public sealed class RunnerJobStoreTests(string provider)
         (await store.GetAsync(job.Id))!.Spec.Env.Should().Equal(Spec.Env);
         (await store.ForCommitAsync(new RepoId("ACME", "Widgets"), new CommitSha("a1"))).Select(j => j.Context).Should().Equal("test", "lint");
         (await store.CountActiveAsync()).Should().Be(2);
+        (await store.RecentAsync(Repo, 1)).Single().Context.Should().Be("lint");
     }
 
     [Test]
