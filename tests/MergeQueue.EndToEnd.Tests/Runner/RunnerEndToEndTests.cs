@@ -46,9 +46,14 @@ public class RunnerEndToEndTests
     [TearDown]
     public void RemoveScratch() => Directory.Delete(scratch, recursive: true);
 
-    private static async Task<ServiceTester> StartAsync(string config)
+    private static async Task<ServiceTester> StartAsync(string config, bool publicDashboard = true)
     {
-        var t = await ServiceTester.StartAsync(config, NoCi, new Dictionary<string, string?> { ["MergeQueue:Runner:Enabled"] = "true", ["MergeQueue:Runner:PollInterval"] = "00:00:00.200" });
+        var t = await ServiceTester.StartAsync(config, NoCi, new Dictionary<string, string?>
+        {
+            ["MergeQueue:Runner:Enabled"] = "true",
+            ["MergeQueue:Runner:PollInterval"] = "00:00:00.200",
+            ["MergeQueue:Dashboard:Public"] = publicDashboard ? "true" : "false",
+        });
         await t.Control.CommitAsync(ServiceTester.Repo, "main", new Dictionary<string, string?> { ["test.sh"] = TestScript }, "Add the test script", createBranch: false);
         return t;
     }
@@ -224,6 +229,44 @@ public class RunnerEndToEndTests
         {
             Environment.SetEnvironmentVariable(probe, null);
         }
+    }
+
+    [Test]
+    public async Task Runner_AttemptCancelledWhileItsJobRuns_KillsTheJobAndReportsItCancelled()
+    {
+        var pids = Path.Combine(scratch, "pids");
+        await using var t = await StartAsync(Config(
+            $$"""{ run: 'echo $$ > "$PIDS"; sleep 300 & echo $! >> "$PIDS"; wait', env: { PIDS: "{{pids}}" } }"""));
+        var n = await t.OpenPrAsync();
+        await t.ApproveAndMergeAsync(n);
+        await t.StartBatchAsync();
+        var job = await WaitForJobAsync(t, j => j.State == JobState.Running);
+        await SimulatorClient.WaitUntilAsync(_ => Task.FromResult(File.Exists(pids) && File.ReadAllLines(pids).Length == 2), TimeSpan.FromSeconds(30));
+
+        await t.CommentAsync(n, "@mergequeue cancel");
+        await RunUntilAsync(t, () => t.AllClosedAsync(n));
+
+        (await t.QueueStatusAsync(n))!.State.Should().Be("failure");
+        var cancelled = (await Jobs(t).GetAsync(job.Id))!;
+        cancelled.State.Should().Be(JobState.Cancelled);
+        cancelled.Description.Should().StartWith("cancelled: ");
+        await SimulatorClient.WaitUntilAsync(_ => Task.FromResult(File.ReadAllLines(pids).Select(int.Parse).All(pid => !IsAlive(pid))), TimeSpan.FromSeconds(30));
+        var status = (await t.Control.ChecksAsync(ServiceTester.Repo, job.Sha.Value)).Statuses.Where(s => s.Context == "test").MaxBy(s => s.Id)!;
+        (status.State, status.Description).Should().Be(("error", cancelled.Description));
+    }
+
+    [Test]
+    public async Task Runner_PrivateDashboard_RunPagesNeedSignIn()
+    {
+        await using var t = await StartAsync(Config("{ run: sh ./test.sh }"), publicDashboard: false);
+        var n = await t.OpenPrAsync();
+        await t.ApproveAndMergeAsync(n);
+
+        await RunUntilAsync(t, () => t.AllClosedAsync(n));
+
+        var job = (await Jobs(t).RecentAsync(RepoId.Parse(ServiceTester.Repo), 10)).Single();
+        (await GetAsync(t, $"/runs/{job.Id}")).Status.Should().Be(HttpStatusCode.Unauthorized);
+        (await GetAsync(t, $"/runs/{job.Id}/log")).Status.Should().Be(HttpStatusCode.Unauthorized);
     }
 
     /// <summary>Alive: in /proc and not a zombie (a killed child whose parent has not reaped it yet is gone for our purpose).</summary>
