@@ -32,8 +32,9 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
     private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>
-    /// Queues the job, once: the same job already queued, running or done on this commit (a redelivered
-    /// push) is left as it is. Returns the new job, or null when there was one.
+    /// Queues the job, once per commit: the same job already queued, running or done on this commit (a
+    /// redelivered push, or the staging commit the target fast-forwarded to) is left as it is, whatever
+    /// queued it. Returns the new job, or null when there was one.
     /// </summary>
     public async Task<RunnerJob?> EnqueueAsync(NewJob job, CancellationToken ct = default)
     {
@@ -41,12 +42,20 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
         await using var tx = database.BeginWrite(connection);
         var args = new
         {
-            Owner = job.Repo.Owner, Repo = job.Repo.Name, Sha = job.Sha.Value, job.Context, Trigger = Name(job.Trigger), job.Branch,
-            AttemptId = job.Attempt?.Value, Spec = JsonSerializer.Serialize(job.Spec, Json), State = Name(JobState.Queued),
-            Description = Messages.JobQueued, Now,
+            Owner = job.Repo.Owner,
+            Repo = job.Repo.Name,
+            Sha = job.Sha.Value,
+            job.Context,
+            Trigger = Name(job.Trigger),
+            job.Branch,
+            AttemptId = job.Attempt?.Value,
+            Spec = JsonSerializer.Serialize(job.Spec, Json),
+            State = Name(JobState.Queued),
+            Description = Messages.JobQueued,
+            Now,
         };
         var existing = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "SELECT id FROM runner_job WHERE owner = @Owner AND repo = @Repo AND sha = @Sha AND context = @Context AND trigger = @Trigger AND state <> 'cancelled' LIMIT 1",
+            "SELECT id FROM runner_job WHERE owner = @Owner AND repo = @Repo AND sha = @Sha AND context = @Context AND state <> 'cancelled' LIMIT 1",
             args, tx, cancellationToken: ct));
         if (existing is not null) return null;
         var id = await connection.ExecuteScalarAsync<long>(new CommandDefinition(

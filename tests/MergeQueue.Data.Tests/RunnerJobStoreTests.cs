@@ -26,6 +26,7 @@ public sealed class RunnerJobStoreTests(string provider)
 
         var job = await store.EnqueueAsync(Job("a1"));
         (await store.EnqueueAsync(Job("a1"))).Should().BeNull("a redelivered push queues nothing new");
+        (await store.EnqueueAsync(Job("a1") with { Trigger = JobTrigger.Push, Branch = "main" })).Should().BeNull("the target moving to a tested staging commit runs nothing again");
         (await store.EnqueueAsync(Job("a1", context: "lint"))).Should().NotBeNull();
 
         job!.State.Should().Be(JobState.Queued);

@@ -256,6 +256,25 @@ public class RunnerEndToEndTests
     }
 
     [Test]
+    public async Task Runner_TryBuilds_RunTheJobsAndReportOnMergequeueTry()
+    {
+        await using var t = await StartAsync(Config("{ run: sh ./test.sh }"));
+        var green = await t.OpenPrAsync();
+        var red = await t.OpenPrAsync(new Dictionary<string, string?> { ["FAIL"] = "1\n" });
+        await t.CommentAsync(green, "@mergequeue try");
+        await t.CommentAsync(red, "@mergequeue try");
+
+        await RunUntilAsync(t, async () => (await t.QueueStatusAsync(green, "mergequeue-try"))?.State is "success" or "failure"
+            && (await t.QueueStatusAsync(red, "mergequeue-try"))?.State is "success" or "failure");
+
+        (await t.QueueStatusAsync(green, "mergequeue-try"))!.State.Should().Be("success");
+        (await t.QueueStatusAsync(red, "mergequeue-try"))!.Should().Match<StatusSnapshot>(s => s.State == "failure" && s.Description == "Try failed: test");
+        var jobs = await Jobs(t).RecentAsync(RepoId.Parse(ServiceTester.Repo), 10);
+        jobs.Should().HaveCount(2).And.OnlyContain(j => j.Trigger == Core.Config.JobTrigger.Try && j.Branch!.StartsWith("mergequeue/try/"));
+        jobs.Select(j => j.State).Should().BeEquivalentTo([JobState.Success, JobState.Failure]);
+    }
+
+    [Test]
     public async Task Runner_PrivateDashboard_RunPagesNeedSignIn()
     {
         await using var t = await StartAsync(Config("{ run: sh ./test.sh }"), publicDashboard: false);
