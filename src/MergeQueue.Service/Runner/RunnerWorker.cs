@@ -74,7 +74,7 @@ public sealed class RunnerWorker(
     private async Task RunAsync(RunnerJob job, CancellationToken stop)
     {
         var url = scheduler.PageUrl(job.Id);
-        await github.SetStatusAsync(job.Repo, job.Sha, job.Context, StatusState.Pending, Messages.JobRunning(1), url, stop);
+        await github.SetStatusAsync(job.Repo, job.Sha, job.Context, StatusState.Pending, Messages.JobRunning(job.Tries), url, stop);
         byte[] tarball;
         try
         {
@@ -87,8 +87,11 @@ public sealed class RunnerWorker(
             return;
         }
 
-        for (var tryNumber = 1; ; tryNumber++)
+        // Tries are numbered over the job's life (a run cut off by a stopping instance is one); the flaky
+        // retries allowed count this run's tries only.
+        for (var run = 1; ; run++)
         {
+            var tryNumber = job.Tries + run - 1;
             var (result, lines) = await RunTryAsync(job, tryNumber, tarball, stop);
             if (result.Cancelled)
             {
@@ -101,10 +104,10 @@ public sealed class RunnerWorker(
                 logger.LogInformation("Runner job {Job} cancelled while running; its process group was killed", job.Id);
                 return;
             }
-            switch (TryOutcome.Decide(job.Spec, tryNumber, result.ExitCode, result.TimedOut, result.Took, lines))
+            switch (TryOutcome.Decide(job.Spec, run, result.ExitCode, result.TimedOut, result.Took, lines))
             {
                 case TryOutcome.Retry retry:
-                    await store.AppendLogAsync(job.Id, tryNumber, $"mergequeue: the log matches flaky pattern '{retry.Pattern}': running it again (try {tryNumber + 1} of {job.Spec.FlakyRetries + 1})\n", stop);
+                    await store.AppendLogAsync(job.Id, tryNumber, $"mergequeue: the log matches flaky pattern '{retry.Pattern}': running it again (flaky retry {run} of {job.Spec.FlakyRetries})\n", stop);
                     if (!await store.StartTryAsync(job.Id, Messages.JobRunning(tryNumber + 1), stop)) return;
                     await github.SetStatusAsync(job.Repo, job.Sha, job.Context, StatusState.Pending, Messages.JobRunning(tryNumber + 1), url, stop);
                     continue;

@@ -46,14 +46,16 @@ public class RunnerEndToEndTests
     [TearDown]
     public void RemoveScratch() => Directory.Delete(scratch, recursive: true);
 
+    private static Dictionary<string, string?> Settings(bool publicDashboard = true) => new()
+    {
+        ["MergeQueue:Runner:Enabled"] = "true",
+        ["MergeQueue:Runner:PollInterval"] = "00:00:00.200",
+        ["MergeQueue:Dashboard:Public"] = publicDashboard ? "true" : "false",
+    };
+
     private static async Task<ServiceTester> StartAsync(string config, bool publicDashboard = true)
     {
-        var t = await ServiceTester.StartAsync(config, NoCi, new Dictionary<string, string?>
-        {
-            ["MergeQueue:Runner:Enabled"] = "true",
-            ["MergeQueue:Runner:PollInterval"] = "00:00:00.200",
-            ["MergeQueue:Dashboard:Public"] = publicDashboard ? "true" : "false",
-        });
+        var t = await ServiceTester.StartAsync(config, NoCi, Settings(publicDashboard));
         await t.Control.CommitAsync(ServiceTester.Repo, "main", new Dictionary<string, string?> { ["test.sh"] = TestScript }, "Add the test script", createBranch: false);
         return t;
     }
@@ -272,6 +274,32 @@ public class RunnerEndToEndTests
         var jobs = await Jobs(t).RecentAsync(RepoId.Parse(ServiceTester.Repo), 10);
         jobs.Should().HaveCount(2).And.OnlyContain(j => j.Trigger == Core.Config.JobTrigger.Try && j.Branch!.StartsWith("mergequeue/try/"));
         jobs.Select(j => j.State).Should().BeEquivalentTo([JobState.Success, JobState.Failure]);
+    }
+
+    [Test]
+    public async Task Runner_ServiceStoppedWhileAJobRuns_KillsItAndRunsItAgainAfterTheRestart()
+    {
+        var pids = Path.Combine(scratch, "pids");
+        var gate = Path.Combine(scratch, "gate");
+        await using var t = await StartAsync(Config(
+            $$"""{ run: 'echo $$ >> "$PIDS"; echo "run $MERGEQUEUE_TRY"; while [ ! -f "$GATE" ]; do sleep 0.1; done; echo done', env: { PIDS: "{{pids}}", GATE: "{{gate}}" } }"""));
+        var n = await t.OpenPrAsync();
+        await t.ApproveAndMergeAsync(n);
+        await t.StartBatchAsync();
+        var job = await WaitForJobAsync(t, j => j.State == JobState.Running);
+        await SimulatorClient.WaitUntilAsync(_ => Task.FromResult(File.Exists(pids)), TimeSpan.FromSeconds(30));
+
+        await t.StopServiceAsync();
+
+        var stopped = (await new RunnerJobStore(new SqliteDatabase($"Data Source={t.DatabasePath}"), TimeProvider.System).GetAsync(job.Id))!;
+        (stopped.State, stopped.Tries).Should().Be((JobState.Queued, 1), "a stopping instance puts its job back in the queue");
+        IsAlive(int.Parse(File.ReadAllLines(pids)[0])).Should().BeFalse("its process group was killed");
+        File.WriteAllText(gate, "");
+        await t.StartServiceAsync(Settings());
+
+        var rerun = await WaitForJobAsync(t, j => j.Id == job.Id && j.IsFinal);
+        (rerun.State, rerun.Tries).Should().Be((JobState.Success, 2));
+        (await GetAsync(t, $"/runs/{job.Id}/log")).Body.Should().Be("run 1\nrun 2\ndone\n");
     }
 
     [Test]
