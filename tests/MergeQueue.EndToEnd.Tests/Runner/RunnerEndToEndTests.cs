@@ -303,6 +303,23 @@ public class RunnerEndToEndTests
     }
 
     [Test]
+    public async Task Runner_PullRequestJob_RunsOnTheHeadAndServesAsAPreCheck()
+    {
+        await using var t = await StartAsync(Config("{ run: sh ./test.sh }\n  lint: { run: 'echo lint ok', on: [pull_request] }", extra: "pre_checks: [lint]"));
+        var n = await t.OpenPrAsync();
+        await t.ApproveAndMergeAsync(n);
+
+        await RunUntilAsync(t, () => t.AllClosedAsync(n));
+
+        (await t.PrAsync(n)).Merged.Should().BeTrue();
+        var head = (await t.PrAsync(n)).HeadSha;
+        var lint = (await Jobs(t).ForCommitAsync(RepoId.Parse(ServiceTester.Repo), new CommitSha(head))).Single();
+        (lint.Context, lint.Trigger, lint.Branch, lint.State).Should().Be(("lint", Core.Config.JobTrigger.PullRequest, $"pull/{n}", JobState.Success));
+        (await t.QueueStatusAsync(n, "lint"))!.State.Should().Be("success");
+        (await Jobs(t).RecentAsync(RepoId.Parse(ServiceTester.Repo), 10)).Should().NotContain(j => j.Context == "lint" && j.Trigger != Core.Config.JobTrigger.PullRequest);
+    }
+
+    [Test]
     public async Task Runner_PrivateDashboard_RunPagesNeedSignIn()
     {
         await using var t = await StartAsync(Config("{ run: sh ./test.sh }"), publicDashboard: false);
