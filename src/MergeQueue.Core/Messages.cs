@@ -211,4 +211,14 @@ public static class Messages
         : d.TotalHours >= 1 && d.TotalHours == Math.Floor(d.TotalHours) ? $"{d.TotalHours:0}h"
         : d.TotalMinutes >= 1 && d.TotalMinutes == Math.Floor(d.TotalMinutes) ? $"{d.TotalMinutes:0}m"
         : $"{d.TotalSeconds:0}s";
+
+    // Built-in runner job statuses (docs/runner.md). A final failure never repeats the log's words: a
+    // flaky pattern there would make the Test flow rebuild a commit the runner already retried.
+    public const string JobQueued = "queued";
+    public static string JobRunning(int tryNumber) => tryNumber <= 1 ? "running" : $"running (try {tryNumber})";
+    public static string JobPassed(TimeSpan took) => Status($"passed in {Duration(TimeSpan.FromSeconds(Math.Max(1, Math.Round(took.TotalSeconds))))}");
+    public static string JobFailed(int exitCode, int tries) => Status($"failed (exit {exitCode}){(tries > 1 ? $" after {tries} tries" : "")}");
+    public static string JobTimedOut(TimeSpan timeout) => Status($"timed out after {Duration(timeout)}");
+    public static string JobError(string why) => Status($"runner error: {why}");
+    public static string JobCancelled(string why) => Status($"cancelled: {why}");
 }

@@ -4,7 +4,7 @@ namespace MergeQueue.Data;
 
 /// <summary>
 /// Retention (docs/operations.md): deletes handled webhook deliveries, payload and all, event_log
-/// rows and finished notifications older than a cut-off. Kept whatever their age: deliveries not yet processed, dead-lettered
+/// rows, finished notifications and ended built-in runner jobs (with their logs) older than a cut-off. Kept whatever their age: deliveries not yet processed, dead-lettered
 /// ones (outcome <c>dead</c>), and everything a pull request or merge attempt that is still active
 /// needs (its event rows, and the deliveries that caused them, so its timeline stays whole).
 /// Deletes in batches, so the write lock is never held for long.
@@ -13,7 +13,7 @@ public sealed class RetentionPurge(Database database)
 {
     public const int BatchSize = 2_000;
 
-    public sealed record Purged(int Deliveries, int Events, int Notifications = 0);
+    public sealed record Purged(int Deliveries, int Events, int Notifications = 0, int RunnerJobs = 0);
 
     private const string OldEvents =
         """
@@ -43,12 +43,26 @@ public sealed class RetentionPurge(Database database)
         SELECT id FROM notification WHERE created_at < @Before AND state IN ('delivered', 'dead') ORDER BY id LIMIT @Batch
         """;
 
+    // Built-in runner jobs that ended before the cut-off, and their logs (first, so no foreign key is left dangling).
+    private const string OldRunnerLogs =
+        """
+        SELECT l.id FROM runner_log l JOIN runner_job j ON j.id = l.job_id
+        WHERE j.finished_at IS NOT NULL AND j.finished_at < @Before ORDER BY l.id LIMIT @Batch
+        """;
+
+    private const string OldRunnerJobs =
+        """
+        SELECT id FROM runner_job WHERE finished_at IS NOT NULL AND finished_at < @Before ORDER BY id LIMIT @Batch
+        """;
+
     public async Task<Purged> PurgeAsync(DateTimeOffset before, CancellationToken ct = default)
     {
         var events = await DeleteAsync("event_log", OldEvents, before, ct);
         var deliveries = await DeleteAsync("webhook_delivery", OldDeliveries, before, ct);
         var notifications = await DeleteAsync("notification", OldNotifications, before, ct);
-        return new Purged(deliveries, events, notifications);
+        await DeleteAsync("runner_log", OldRunnerLogs, before, ct);
+        var jobs = await DeleteAsync("runner_job", OldRunnerJobs, before, ct);
+        return new Purged(deliveries, events, notifications, jobs);
     }
 
     private async Task<int> DeleteAsync(string table, string select, DateTimeOffset before, CancellationToken ct)

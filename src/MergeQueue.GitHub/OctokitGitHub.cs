@@ -225,6 +225,11 @@ public sealed class OctokitGitHub : IGitHub
                 : file.Content;
         }, ct);
 
+    // Octokit follows GitHub's 302 to codeload itself; the codeload URL carries its own token.
+    public Task<byte[]> GetTarballAsync(RepoId repo, CommitSha sha, CancellationToken ct) =>
+        _runner.RunAsync("get-tarball", a =>
+            _client.Repository.Content.GetArchive(repo.Owner, repo.Name, ArchiveFormat.Tarball, sha.Value, TimeSpan.FromMinutes(10)).WaitAsync(a.CancellationToken), ct);
+
     public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct) =>
         _runner.RunAsync("get-default-branch", async a =>
         {

@@ -126,6 +126,7 @@ public sealed class RecordingGitHub(Func<IGitHub> connection, GitHubCallRecorder
     public Task<DateTimeOffset?> GetPushedAtAsync(RepoId repo, string branch, CommitSha sha, CancellationToken ct) => Inner.GetPushedAtAsync(repo, branch, sha, ct);
     public Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct) => Inner.GetFileAsync(repo, path, gitRef, ct);
     public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct) => Inner.GetDefaultBranchAsync(repo, ct);
+    public Task<byte[]> GetTarballAsync(RepoId repo, CommitSha sha, CancellationToken ct) => Inner.GetTarballAsync(repo, sha, ct);
     public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct) => Inner.GetBranchAsync(repo, branch, ct);
     public Task<CommitInfo> GetCommitAsync(RepoId repo, CommitSha sha, CancellationToken ct) => Inner.GetCommitAsync(repo, sha, ct);
     public Task<CommitRange> CompareCommitsAsync(RepoId repo, CommitSha baseSha, CommitSha head, CancellationToken ct) => Inner.CompareCommitsAsync(repo, baseSha, head, ct);

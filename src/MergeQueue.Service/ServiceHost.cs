@@ -57,6 +57,8 @@ public static class ServiceHost
                 + "it is a password to the whole API; make one with e.g. `openssl rand -base64 32`.");
         if (options.Retention.MaxAge <= TimeSpan.Zero)
             throw new InvalidOperationException($"MergeQueue:Retention:MaxAge must be positive, not {options.Retention.MaxAge}.");
+        if (options.Runner.Slots < 1)
+            throw new InvalidOperationException($"MergeQueue:Runner:Slots must be at least 1, not {options.Runner.Slots}.");
         if (options.Database.Provider.ToLowerInvariant() is not ("sqlite" or "postgres"))
             throw new InvalidOperationException($"MergeQueue:Database:Provider '{options.Database.Provider}' is not supported: use sqlite (one instance) or postgres (any number).");
         NotificationTargets.Validate(options.Notifications);
@@ -102,6 +104,12 @@ public static class ServiceHost
         builder.Services.AddSingleton<NotificationTargets>();
         builder.Services.AddSingleton<Notifier>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Notifier>());
+
+        // Job durations are real time even when the queue's clock is not (tests fake the queue's clock).
+        builder.Services.AddSingleton(sp => new RunnerJobStore(sp.GetRequiredService<Database>(), TimeProvider.System));
+        builder.Services.AddSingleton<Runner.RunnerSignal>();
+        builder.Services.AddSingleton<Runner.JobScheduler>();
+        if (options.Runner.Enabled) builder.Services.AddHostedService<Runner.RunnerWorker>();
 
         builder.Services.AddCluster(options);
         builder.Services.AddQuartz(q =>

@@ -22,6 +22,25 @@ public sealed class ServiceOptions
     public RetentionOptions Retention { get; set; } = new();
     public NotificationOptions Notifications { get; set; } = new();
     public ClusterOptions Cluster { get; set; } = new();
+    public RunnerOptions Runner { get; set; } = new();
+
+    /// <summary>The built-in runner (docs/runner.md): runs the repositories' <c>jobs:</c> in this process.</summary>
+    public sealed class RunnerOptions
+    {
+        public bool Enabled { get; set; }
+        /// <summary>Jobs this process runs at once.</summary>
+        public int Slots { get; set; } = 1;
+        /// <summary>Where each job gets its fresh directory; empty: the system's temporary directory.</summary>
+        public string? WorkDirectory { get; set; }
+        /// <summary>How often an idle slot looks for jobs queued by another instance (this one's wake it at once).</summary>
+        public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
+        /// <summary>A job's address space limit (<c>ulimit -v</c>) in MiB; 0: none (runtimes such as the JVM and .NET reserve much more than they use).</summary>
+        public int MemoryLimitMb { get; set; }
+        /// <summary>A job's CPU time limit (<c>ulimit -t</c>) in seconds; 0: none (the job's <c>timeout</c> bounds its wall time anyway).</summary>
+        public int CpuLimitSeconds { get; set; }
+        /// <summary>Log kept per try; beyond it output is dropped (and the log says so).</summary>
+        public int MaxLogBytes { get; set; } = 8 * 1024 * 1024;
+    }
 
     public sealed class DatabaseOptions
     {

@@ -142,6 +142,9 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
         return Task.FromResult<IReadOnlyList<string>>([]);
     }
 
+    public Task<byte[]> GetTarballAsync(RepoId repo, CommitSha sha, CancellationToken ct) =>
+        throw new NotSupportedException("the benchmark's GitHub has no tarballs");
+
     public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct)
     {
         Read();

@@ -39,6 +39,34 @@ public sealed record NotifyConfig
     public TimeSpan? StuckAfter { get; init; }
 }
 
+/// <summary>Which commits a built-in runner job runs on (CONTRACT §3 <c>jobs.*.on</c>).</summary>
+public enum JobTrigger
+{
+    /// <summary>Staging commits (<c>{prefix}/staging/**</c>), the ones that gate merges.</summary>
+    Staging,
+    /// <summary>Try builds (<c>{prefix}/try/**</c>).</summary>
+    Try,
+    /// <summary>Pull request heads.</summary>
+    PullRequest,
+    /// <summary>Commits pushed to a target branch.</summary>
+    Push,
+}
+
+/// <summary>
+/// One job of the built-in runner (<c>jobs:</c>, seeds 001 and 002): its name is the status context
+/// it reports on the commit it ran on.
+/// </summary>
+public sealed record JobConfig
+{
+    public required string Name { get; init; }
+    /// <summary>The shell command, run with <c>sh -c</c> in a fresh copy of the commit.</summary>
+    public required string Run { get; init; }
+    public IReadOnlyList<JobTrigger> On { get; init; } = [JobTrigger.Staging, JobTrigger.Try];
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(30);
+    /// <summary>Plain values added to the job's environment (never the service's secrets).</summary>
+    public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
+}
+
 /// <summary>
 /// A repository's <c>.github/mergequeue.yml</c> (CONTRACT §3). Every default lives here: the
 /// initializers are what a config made in code starts from (one attempt at a time, fixed batching);
@@ -96,6 +124,11 @@ public sealed record RepoConfig
     public IReadOnlyList<string> FlakyPatterns { get; init; } = ["network error", "timed out", "connection reset", "ECONNRESET", "ETIMEDOUT"];
     /// <summary>Who hears about merges, failures, timeouts, a stuck queue, freezes (docs/configuration.md, notify).</summary>
     public NotifyConfig Notify { get; init; } = new();
+    /// <summary>The built-in runner's jobs by name (docs/runner.md); empty: the runner does nothing for this repository.</summary>
+    public IReadOnlyList<JobConfig> Jobs { get; init; } = [];
+
+    /// <summary>The jobs that run on commits of this kind.</summary>
+    public IEnumerable<JobConfig> JobsOn(JobTrigger trigger) => Jobs.Where(j => j.On.Contains(trigger));
 
     public bool IsTarget(string branch) => TargetBranches.Contains(branch, StringComparer.Ordinal);
 

@@ -85,6 +85,7 @@ public static class RepoConfigParser
                     "flaky_retries" => config with { FlakyRetries = Int(key, value, min: 0) },
                     "flaky_patterns" => config with { FlakyPatterns = List(key, value) },
                     "notify" => config with { Notify = ParseNotify(value) },
+                    "jobs" => config with { Jobs = ParseJobs(value, errors) },
                     _ => throw new ConfigException($"unknown key '{key}'"),
                 };
             }
@@ -156,6 +157,82 @@ public static class RepoConfigParser
             };
         }
         return n;
+    }
+
+    /// <summary>Contexts the queue posts itself: a job of that name would fight over the status.</summary>
+    public static readonly IReadOnlySet<string> ReservedJobNames = new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "mergequeue", "mergequeue-try", "mergequeue-config" };
+
+    /// <summary>Reads <c>jobs:</c>; each bad job adds its errors and is left out (the whole file is then refused).</summary>
+    private static IReadOnlyList<JobConfig> ParseJobs(YamlNode node, List<string> errors)
+    {
+        if (IsNull(node)) return [];
+        if (node is not YamlMappingNode map) throw new ConfigException("'jobs' must be a mapping of job names to jobs (run, on, timeout, env)");
+        var jobs = new List<JobConfig>();
+        foreach (var (k, v) in map.Children)
+        {
+            if (k is not YamlScalarNode { Value: { Length: > 0 } name }) { errors.Add("a job's name must be a plain word"); continue; }
+            try
+            {
+                if (ReservedJobNames.Contains(name)) throw new ConfigException($"job '{name}': the name is the queue's own status context; choose another");
+                if (!Regex.IsMatch(name, @"^[A-Za-z0-9][A-Za-z0-9._/ -]{0,99}$"))
+                    throw new ConfigException($"job '{name}': a name is letters, digits, '.', '_', '-', '/' or spaces (at most 100)");
+                jobs.Add(ParseJob(name, v));
+            }
+            catch (ConfigException e)
+            {
+                errors.Add(e.Message);
+            }
+        }
+        return jobs;
+    }
+
+    private static JobConfig ParseJob(string name, YamlNode node)
+    {
+        if (node is not YamlMappingNode map) throw new ConfigException($"job '{name}' must be a mapping (run, on, timeout, env)");
+        string? run = null;
+        var job = new JobConfig { Name = name, Run = "" };
+        foreach (var (k, v) in map.Children)
+        {
+            if (k is not YamlScalarNode { Value: { } key }) throw new ConfigException($"a key of job '{name}' must be a plain word");
+            var where = $"jobs.{name}.{key}";
+            switch (key)
+            {
+                case "run": run = Scalar(where, v); break;
+                case "on": job = job with { On = List(where, v).Select(t => Trigger(where, t)).Distinct().ToArray() }; break;
+                case "timeout":
+                    var timeout = Duration(where, v);
+                    job = job with { Timeout = timeout > TimeSpan.Zero ? timeout : throw new ConfigException($"'{where}' must be longer than 0s") };
+                    break;
+                case "env": job = job with { Env = JobEnv(where, v) }; break;
+                default: throw new ConfigException($"job '{name}' has no setting '{key}' (run, on, timeout, env)");
+            }
+        }
+        if (string.IsNullOrWhiteSpace(run)) throw new ConfigException($"job '{name}' needs a command: 'run' is missing or empty");
+        if (job.On.Count == 0) throw new ConfigException($"'jobs.{name}.on' must list at least one of staging, try, pull_request, push");
+        return job with { Run = run };
+    }
+
+    private static JobTrigger Trigger(string key, string value) => value switch
+    {
+        "staging" => JobTrigger.Staging,
+        "try" => JobTrigger.Try,
+        "pull_request" => JobTrigger.PullRequest,
+        "push" => JobTrigger.Push,
+        _ => throw new ConfigException($"'{key}' has '{value}': a job runs on staging, try, pull_request or push"),
+    };
+
+    private static IReadOnlyDictionary<string, string> JobEnv(string key, YamlNode node)
+    {
+        if (IsNull(node)) return new Dictionary<string, string>();
+        if (node is not YamlMappingNode map) throw new ConfigException($"'{key}' must be a mapping of names to plain values");
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in map.Children)
+        {
+            if (k is not YamlScalarNode { Value: { } name } || !Regex.IsMatch(name, "^[A-Za-z_][A-Za-z0-9_]*$"))
+                throw new ConfigException($"'{key}': '{k}' is not a variable name");
+            env[name] = v is YamlScalarNode { Value: var value } ? value ?? "" : throw new ConfigException($"'{key}.{name}' must be a plain value");
+        }
+        return env;
     }
 
     private static RepoConfig Fixed(RepoConfig config, string key) =>

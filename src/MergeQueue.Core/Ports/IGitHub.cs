@@ -99,6 +99,11 @@ public interface IGitHub
     Task<string?> GetFileAsync(RepoId repo, string path, string gitRef, CancellationToken ct);
     Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct);
     /// <summary>
+    /// The commit's tree as GitHub's gzipped tarball (<c>GET /repos/{o}/{r}/tarball/{sha}</c>, following
+    /// the redirect to codeload): every entry under one top directory <c>{owner}-{repo}-{sha7}/</c>.
+    /// </summary>
+    Task<byte[]> GetTarballAsync(RepoId repo, CommitSha sha, CancellationToken ct);
+    /// <summary>
     /// The contexts the branch's protection requires to pass
     /// (<c>GET /repos/{o}/{r}/branches/{b}/protection/required_status_checks</c>); empty when the
     /// branch is not protected or its protection requires no status checks.

@@ -8,6 +8,8 @@ public static class Links
 {
     public static string Repo(RepoId repo) => $"/repos/{Uri.EscapeDataString(repo.Owner)}/{Uri.EscapeDataString(repo.Name)}";
     public static string Pull(RepoId repo, int number) => $"{Repo(repo)}/pulls/{number}";
+    public static string Run(long id) => $"/runs/{id}";
+    public static string RunLog(long id) => $"/runs/{id}/log";
     public static string Delivery(string id) => $"/audit/deliveries/{Uri.EscapeDataString(id)}";
 
     /// <summary>Where a cause leads: its delivery (a command came in one too), or every row of the same poll tick.</summary>

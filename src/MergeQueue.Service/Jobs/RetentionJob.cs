@@ -21,8 +21,9 @@ public sealed class RetentionJob(RetentionPurge purge, TimeProvider clock, IOpti
         ServiceMetrics.Purged.WithLabels("webhook_delivery").Inc(purged.Deliveries);
         ServiceMetrics.Purged.WithLabels("event_log").Inc(purged.Events);
         ServiceMetrics.Purged.WithLabels("notification").Inc(purged.Notifications);
-        if (purged.Deliveries + purged.Events + purged.Notifications > 0)
-            logger.LogInformation("Retention: purged {Deliveries} deliveries, {Events} event log rows and {Notifications} notifications older than {MaxAge}",
-                purged.Deliveries, purged.Events, purged.Notifications, maxAge);
+        ServiceMetrics.Purged.WithLabels("runner_job").Inc(purged.RunnerJobs);
+        if (purged.Deliveries + purged.Events + purged.Notifications + purged.RunnerJobs > 0)
+            logger.LogInformation("Retention: purged {Deliveries} deliveries, {Events} event log rows, {Notifications} notifications and {RunnerJobs} runner jobs older than {MaxAge}",
+                purged.Deliveries, purged.Events, purged.Notifications, purged.RunnerJobs, maxAge);
     }
 }

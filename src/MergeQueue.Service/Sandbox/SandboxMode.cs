@@ -75,6 +75,8 @@ public sealed class SandboxMode : IAsyncDisposable
             ["MergeQueue:GitHub:AppId"] = app.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["MergeQueue:GitHub:PrivateKeyPath"] = keyPath,
             ["MergeQueue:GitHub:WebhookSecret"] = secret,
+            // CONTRACT §1: the built-in runner runs in sandbox (its demo repository's jobs are a later step).
+            ["MergeQueue:Runner:Enabled"] = "true",
             ["MergeQueue:GitHub:Retry:BaseDelay"] = "00:00:00.200",
             ["MergeQueue:Poller:Interval"] = "00:00:05",
             ["MergeQueue:Logging:Format"] = "text",

@@ -16,6 +16,7 @@ public sealed class DeliveryHandler(
     PermissionCache permissions,
     GitHubReads reads,
     Api.RepoSwitches switches,
+    Runner.JobScheduler runner,
     IOptions<ServiceOptions> options,
     ILogger<DeliveryHandler> logger)
 {
@@ -38,7 +39,8 @@ public sealed class DeliveryHandler(
             await configs.ReloadAsync(repo, push.After, ct);
         // A repository disabled through the API: its deliveries change nothing (its config still follows pushes).
         if (!await switches.IsEnabledAsync(repo, ct)) return "ignored: repository disabled";
-        if (await configs.GetAsync(repo, ct) is null) return "ignored: repository not managed";
+        if (await configs.GetAsync(repo, ct) is not { } config) return "ignored: repository not managed";
+        await QueueRunnerJobsAsync(repo, config, ev, ct);
 
         switch (ev)
         {
@@ -69,6 +71,21 @@ public sealed class DeliveryHandler(
                 return "push";
             default:
                 return "ignored";
+        }
+    }
+
+    /// <summary>The built-in runner's jobs for the commit this delivery announces (docs/runner.md); nothing when it is off.</summary>
+    private async Task QueueRunnerJobsAsync(RepoId repo, Core.Config.RepoConfig config, GitHubEvent ev, CancellationToken ct)
+    {
+        if (!runner.Enabled) return;
+        switch (ev)
+        {
+            case GitHubEvent.Pushed pushed when pushed.Ref.StartsWith("refs/heads/", StringComparison.Ordinal):
+                await runner.BranchPushedAsync(repo, config, pushed.Ref["refs/heads/".Length..], pushed.After, ct);
+                break;
+            case GitHubEvent.PullRequestChanged { Action: "opened" or "synchronize" or "reopened" } pr:
+                await runner.PullRequestHeadAsync(repo, config, pr.Number, pr.HeadSha, ct);
+                break;
         }
     }
 

@@ -25,7 +25,9 @@ public sealed class ApiMiddleware(RequestDelegate next, GitHubEngine engine, Api
         var path = ctx.Request.Path.Value ?? "/";
         // The OAuth and App manifest web flows are GitHub's web site, not its API: no token, no rate limit, no API log.
         // A manifest conversion is an API call, but one GitHub takes without authentication (the code is the credential).
-        if (path.StartsWith("/_sim", StringComparison.Ordinal) || path.StartsWith("/login/oauth/", StringComparison.Ordinal) || IsManifestFlow(path))
+        // Codeload (tarball downloads) is another host at GitHub, authorized by the token in its URL.
+        if (path.StartsWith("/_sim", StringComparison.Ordinal) || path.StartsWith("/login/oauth/", StringComparison.Ordinal) || IsManifestFlow(path)
+            || path.StartsWith(RepoEndpoints.CodeloadPath, StringComparison.Ordinal))
         {
             await GuardAsync(ctx, () => next(ctx));
             return;

@@ -16,8 +16,12 @@ internal static class RepoEndpoints
         return repo;
     }
 
+    /// <summary>Where tarball downloads are served: GitHub's codeload.github.com, here on the simulator's own host.</summary>
+    public const string CodeloadPath = "/_codeload/";
+
     public static void Map(IEndpointRouteBuilder app, GitHubEngine engine)
     {
+        MapTarball(app, engine);
         app.MapGet("/user", (HttpContext ctx) => ApiRequest.Json(engine.Json.User(ctx.User())));
 
         app.MapGet("/rate_limit", (HttpContext ctx) =>
@@ -168,5 +172,36 @@ internal static class RepoEndpoints
     {
         if (GitHubEngine.PermissionRank(engine.RoleOf(repo, ctx.User())) < GitHubEngine.PermissionRank("admin"))
             throw SimulatorError.NotFound();
+    }
+
+    /// <summary>
+    /// <c>GET /repos/{o}/{r}/tarball/{ref}</c> as GitHub answers it: 302 to codeload with a short-lived
+    /// token in the URL (so a client that drops its Authorization header on the redirect still gets
+    /// it), which serves the commit's tree as <c>{owner}-{repo}-{sha7}/...</c> in a gzipped tar.
+    /// </summary>
+    private static void MapTarball(IEndpointRouteBuilder app, GitHubEngine engine)
+    {
+        var tokens = new System.Collections.Concurrent.ConcurrentDictionary<string, (string Repo, string Sha, DateTimeOffset Until)>();
+        app.MapGet("/repos/{owner}/{repo}/tarball/{**gitRef}", async (HttpContext ctx, string owner, string repo, string? gitRef) =>
+        {
+            var r = engine.Repo(ctx, owner, repo);
+            gitRef = string.IsNullOrEmpty(gitRef) ? r.Model.DefaultBranch : Uri.UnescapeDataString(gitRef);
+            var sha = await r.Git.ResolveCommitAsync(gitRef, ctx.RequestAborted) ?? throw SimulatorError.NotFound();
+            var token = Guid.NewGuid().ToString("N");
+            tokens[token] = (r.Model.FullName, sha, engine.Now.AddMinutes(5));
+            var url = $"{ctx.Request.Scheme}://{ctx.Request.Host}{CodeloadPath}{r.Model.FullName}/legacy.tar.gz/{Uri.EscapeDataString(gitRef)}?token={token}";
+            return Results.Redirect(url);
+        });
+        app.MapGet(CodeloadPath + "{owner}/{repo}/legacy.tar.gz/{**gitRef}", async (HttpContext ctx, string owner, string repo) =>
+        {
+            if (!tokens.TryGetValue(ctx.Request.Query["token"].ToString(), out var grant) || grant.Until < engine.Now
+                || !string.Equals(grant.Repo, $"{owner}/{repo}", StringComparison.OrdinalIgnoreCase))
+                return Results.NotFound();
+            var r = engine.GetRepo(owner, repo);
+            var name = $"{r.Model.Owner.Login}-{r.Model.Name}-{grant.Sha[..7]}";
+            var bytes = await r.Git.ArchiveTarGzAsync(grant.Sha, name + "/", ctx.RequestAborted);
+            ctx.Response.Headers.ContentDisposition = $"attachment; filename={name}.tar.gz";
+            return Results.Bytes(bytes, "application/x-gzip");
+        });
     }
 }

@@ -270,6 +270,10 @@ public sealed class GitRepository
         return entries;
     }
 
+    /// <summary>The commit's tree as a gzipped tar whose entries all live under <paramref name="prefix"/> (<c>git archive</c>).</summary>
+    public async Task<byte[]> ArchiveTarGzAsync(string commit, string prefix, CancellationToken ct = default) =>
+        (await Run(["archive", "--format=tar.gz", "--prefix=" + prefix, commit], ct: ct)).Output;
+
     public async Task<byte[]> ReadBlobAsync(string sha, CancellationToken ct = default) =>
         (await Run(["cat-file", "blob", sha], ct: ct)).Output;
 

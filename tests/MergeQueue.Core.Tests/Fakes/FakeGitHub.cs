@@ -140,6 +140,10 @@ public sealed class FakeGitHub : IGitHub
 
     public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct) => Task.FromResult("main");
 
+    // The flows never download a tree; the runner does, against the simulator's real tarballs.
+    public Task<byte[]> GetTarballAsync(RepoId repo, CommitSha sha, CancellationToken ct) =>
+        throw new NotSupportedException("the in-memory GitHub has no tarballs");
+
     /// <summary>Every check run report, in order: (head, name, report).</summary>
     public List<(CommitSha Sha, string Name, CheckRunReport Report)> CheckRuns { get; } = [];
 

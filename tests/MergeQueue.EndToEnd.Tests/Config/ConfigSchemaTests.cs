@@ -24,7 +24,7 @@ public class ConfigSchemaTests
 
     private static readonly EvaluationOptions Evaluation = new() { OutputFormat = OutputFormat.List, RequireFormatValidation = true };
 
-    /// <summary>CONTRACT §3's example, comments dropped. Its <c>jobs: {}</c> is left out: the parser does not read <c>jobs</c> yet (see <see cref="Jobs_NotReadYet_RefusedByBoth"/>).</summary>
+    /// <summary>CONTRACT §3's example, comments dropped, with its commented job example as a job.</summary>
     private const string ContractExample = """
         target_branches: [main]
         strategy: merge
@@ -46,6 +46,8 @@ public class ConfigSchemaTests
         bisect: concurrent
         flaky_retries: 1
         flaky_patterns: ["network error", "timed out", "connection reset", "ECONNRESET", "ETIMEDOUT"]
+        jobs:
+          ci: { run: "./scripts/test.sh", on: [staging, try, pull_request], timeout: 30m }
         """;
 
     private static (bool Valid, string Why) SchemaSays(string yaml)
@@ -115,6 +117,11 @@ public class ConfigSchemaTests
     [TestCase("notify: {}")]
     [TestCase("notify: { webhooks: [ops], slack: team, stuck_after: 2h }")]
     [TestCase("notify: { webhooks:, stuck_after: }")]
+    [TestCase("jobs: {}")]
+    [TestCase("jobs:")]
+    [TestCase("jobs: { test: { run: sh ./test.sh } }")]
+    [TestCase("jobs: { test: { run: make, on: pull_request, timeout: 2h, env: { A: 1, B: x, C: } } }")]
+    [TestCase("jobs: { unit tests: { run: make, on: [staging, try, push] } }")]
     public void Schema_ValidVariant_AcceptedByBoth(string yaml) => BothAccept(yaml);
 
     [TestCase("", TestName = "Schema_EmptyFile_RefusedByBoth")]
@@ -165,12 +172,21 @@ public class ConfigSchemaTests
     [TestCase("notify: { email: [ops] }", TestName = "Schema_UnknownNotifyKey_RefusedByBoth")]
     [TestCase("notify: { stuck_after: 2 }", TestName = "Schema_StuckAfterWithoutUnit_RefusedByBoth")]
     [TestCase("notify: { webhooks: { ops: true } }", TestName = "Schema_NotifyWebhooksMapping_RefusedByBoth")]
+    [TestCase("jobs: [test]", TestName = "Schema_JobsList_RefusedByBoth")]
+    [TestCase("jobs: { test: make }", TestName = "Schema_JobNotAMapping_RefusedByBoth")]
+    [TestCase("jobs: { test: { on: [staging] } }", TestName = "Schema_JobWithoutRun_RefusedByBoth")]
+    [TestCase("jobs: { test: { run: '' } }", TestName = "Schema_JobEmptyRun_RefusedByBoth")]
+    [TestCase("jobs: { test: { run: make, on: [merge] } }", TestName = "Schema_JobUnknownTrigger_RefusedByBoth")]
+    [TestCase("jobs: { test: { run: make, on: [] } }", TestName = "Schema_JobNoTrigger_RefusedByBoth")]
+    [TestCase("jobs: { test: { run: make, timeout: 0s } }", TestName = "Schema_JobZeroTimeout_RefusedByBoth")]
+    [TestCase("jobs: { test: { run: make, timeout: 5 } }", TestName = "Schema_JobTimeoutWithoutUnit_RefusedByBoth")]
+    [TestCase("jobs: { test: { run: make, env: { A: [1] } } }", TestName = "Schema_JobEnvList_RefusedByBoth")]
+    [TestCase("jobs: { test: { run: make, env: { A-B: 1 } } }", TestName = "Schema_JobEnvBadName_RefusedByBoth")]
+    [TestCase("jobs: { test: { run: make, image: node } }", TestName = "Schema_JobUnknownKey_RefusedByBoth")]
+    [TestCase("jobs: { mergequeue: { run: make } }", TestName = "Schema_JobNamedMergequeue_RefusedByBoth")]
+    [TestCase("jobs: { mergequeue-try: { run: make } }", TestName = "Schema_JobNamedMergequeueTry_RefusedByBoth")]
+    [TestCase("jobs: { MergeQueue-Config: { run: make } }", TestName = "Schema_JobNamedMergequeueConfig_RefusedByBoth")]
     public void Schema_InvalidConfig_RefusedByBoth(string yaml) => BothRefuse(yaml);
-
-    [Test]
-    public void Jobs_NotReadYet_RefusedByBoth() =>
-        // CONTRACT §3 names `jobs` (the built-in runner); until the parser reads it, neither accepts it.
-        BothRefuse("target_branches: [main]\njobs: {}");
 
     /// <summary>The file's keys, from <see cref="RepoConfig"/>'s properties: a new setting without a schema entry fails here.</summary>
     private static string[] KeysOf(Type type, params string[] notKeys) =>
