@@ -29,7 +29,7 @@ public static class PollBenchmark
 {
     private const string Usage =
         "usage: dotnet run -c Release --project bench/MergeQueue.Bench -- poll [--prs 10,1000,10000] [--repos 100] [--batch 4] [--history 10] " +
-        "[--ticks 15] [--warmup 2] [--providers sqlite,postgres] [--config key=value,...] [--json FILE] [--markdown FILE]";
+        "[--ticks 21] [--warmup 2] [--providers sqlite,postgres] [--config key=value,...] [--breakdown] [--json FILE] [--markdown FILE]";
 
     /// <summary>The bench's clock: fixed, so every tick sees the same installation.</summary>
     public static readonly DateTimeOffset Start = new(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
@@ -42,10 +42,12 @@ public static class PollBenchmark
         public int Repos { get; init; } = 100;
         public int Batch { get; init; } = 4;
         public int History { get; init; } = 10;
-        public int Ticks { get; init; } = 15;
+        public int Ticks { get; init; } = 21;
         public int Warmup { get; init; } = 2;
         public IReadOnlyList<string> Providers { get; init; } = ["sqlite", "postgres"];
         public string Config { get; init; } = DefaultConfig;
+        /// <summary>Also print each store method's calls, rows and time per tick.</summary>
+        public bool Breakdown { get; init; }
         public string? JsonPath { get; init; }
         public string? MarkdownPath { get; init; }
     }
@@ -53,7 +55,11 @@ public static class PollBenchmark
     /// <summary>One tick size: N open PRs on one provider, the medians over the measured ticks.</summary>
     public sealed record Row(
         string Provider, int Prs, int Repos, int UnderTest, int Idle, double MedianMs, double RatioToFirst,
-        int StoreCalls, int RowsRead, int GitHubCalls, int Writes, IReadOnlyList<double> TickMs);
+        int StoreCalls, int RowsRead, int GitHubCalls, int Writes, IReadOnlyList<double> TickMs,
+        IReadOnlyDictionary<string, MethodCost> Store);
+
+    /// <summary>One store method's share of a tick: calls and rows per tick, milliseconds per tick (mean over the measured ticks).</summary>
+    public sealed record MethodCost(double Calls, double Rows, double Ms);
 
     /// <summary>The head commit of a PR, the same wherever it is asked for.</summary>
     public static CommitSha Head(RepoId repo, int number) => Sha($"head {repo} {number}");
@@ -79,7 +85,7 @@ public static class PollBenchmark
         var loadBefore = LoadAverage();
         var rows = await RunAsync(options, config, Console.Error);
         var machine = $"{Environment.ProcessorCount} cores, load average {loadBefore} before and {LoadAverage()} after the run";
-        var markdown = Markdown(rows, command.TrimEnd(), machine);
+        var markdown = Markdown(rows, command.TrimEnd(), machine, options.Breakdown);
         await Console.Out.WriteLineAsync(markdown);
         if (options.MarkdownPath is { } md) await File.WriteAllTextAsync(md, markdown);
         if (options.JsonPath is { } json) await File.WriteAllTextAsync(json, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
@@ -102,12 +108,13 @@ public static class PollBenchmark
                 "--warmup" => options with { Warmup = NonNegativeInt(Value()) },
                 "--providers" => options with { Providers = Providers(Value()) },
                 "--config" => options with { Config = Value() },
+                "--breakdown" => options with { Breakdown = true },
                 "--json" => options with { JsonPath = Value() },
                 "--markdown" => options with { MarkdownPath = Value() },
                 _ => throw new FormatException($"unknown option '{args[i]}'"),
             };
         }
-        return options;
+        return options.Prs.Count > 0 && options.Providers.Count > 0 ? options : throw new FormatException("--prs and --providers need at least one value");
     }
 
     private static string[] Providers(string value)
@@ -124,62 +131,101 @@ public static class PollBenchmark
     private static int NonNegativeInt(string v) =>
         int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) && n >= 0 ? n : throw new FormatException($"'{v}' is not a whole number");
 
-    /// <summary>Every provider, every size, in the order given; PostgreSQL is a server of its own, started here and stopped at the end.</summary>
+    /// <summary>
+    /// Every provider, every size. The sizes of one provider stand side by side, each in its own
+    /// database, and their ticks take turns (10, 1,000, 10,000, 10, …): a change in the machine's
+    /// load during the run hits every size alike. PostgreSQL is a server of the bench's own, started
+    /// here and stopped at the end.
+    /// </summary>
     public static async Task<IReadOnlyList<Row>> RunAsync(Options options, RepoConfig config, TextWriter progress)
     {
         var rows = new List<Row>();
         foreach (var provider in options.Providers)
         {
             await using var databases = await Databases.StartAsync(provider);
-            double? first = null;
+            var installations = new List<Installation>();
             foreach (var prs in options.Prs)
             {
                 await progress.WriteLineAsync($"{provider}: {prs} open PRs across {options.Repos} repositories");
-                var row = await MeasureAsync(databases, provider, prs, options, config);
-                first ??= row.MedianMs;
-                rows.Add(row with { RatioToFirst = row.MedianMs / first.Value });
+                installations.Add(await Installation.SeedAsync(databases, prs, options, config));
+            }
+            // The first ticks settle what the seed left unsaid (the queued PRs' descriptions); then every tick finds nothing new.
+            for (var i = 0; i < options.Warmup; i++)
+                foreach (var installation in installations) await installation.TickAsync($"warm-up-{i}");
+            foreach (var installation in installations) await databases.VacuumAsync(installation.Database);
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            for (var i = 0; i < options.Ticks; i++)
+                foreach (var installation in installations) installation.Measured.Add(await installation.TickAsync($"tick-{i}"));
+
+            var first = installations[0].Median(t => t.Ms);
+            foreach (var installation in installations)
+            {
+                await installation.CheckStillIdleAsync();
+                rows.Add(installation.Row(provider, first));
+                await databases.DropAsync(installation.Database);
             }
         }
         return rows;
     }
 
-    private static async Task<Row> MeasureAsync(Databases databases, string provider, int prs, Options options, RepoConfig config)
+    /// <summary>What one tick cost.</summary>
+    private sealed record Tick(double Ms, int Calls, int Rows, int GitHub, int Writes, IReadOnlyDictionary<string, (int Calls, int Rows, double Ms)> Store);
+
+    /// <summary>One size: its database, its flows over the counting store and GitHub, and its measured ticks.</summary>
+    private sealed class Installation
     {
-        var clock = new FakeTimeProvider(Start);
-        var database = await databases.CreateAsync(clock);
-        try
-        {
-            var real = new QueueStore(database, clock);
-            var (underTest, idle) = await SeedAsync(real, prs, options);
-            var store = new CountingQueueStore(real);
-            var github = new PollGitHub();
-            var flows = new MergeQueueFlows(github, store, new SameConfig(config), clock, new FlowOptions(), NullLogger<MergeQueueFlows>.Instance);
+        private readonly QueueStore _store;
+        private readonly CountingQueueStore _counted;
+        private readonly PollGitHub _github = new();
+        private readonly MergeQueueFlows _flows;
+        private readonly int _prs, _repos, _underTest, _idle;
 
-            // The first ticks settle what the seed left unsaid (the queued PRs' descriptions); then every tick finds nothing new.
-            for (var i = 0; i < options.Warmup; i++) await flows.PollAsync(Cause.Poll($"warm-up-{i}"), default);
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-
-            var ticks = new List<(double Ms, int Calls, int Rows, int GitHub, int Writes)>();
-            for (var i = 0; i < options.Ticks; i++)
-            {
-                store.Reset();
-                github.Reset();
-                var started = Stopwatch.GetTimestamp();
-                await flows.PollAsync(Cause.Poll($"tick-{i}"), default);
-                var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-                ticks.Add((ms, store.Calls, store.Rows, github.Calls, store.Writes));
-            }
-            var active = (await real.GetActivePullRequestsAsync(null, default)).Count;
-            if (active != prs) throw new InvalidOperationException($"{prs} PRs were open, {active} are active after the ticks: the installation did not stay idle");
-            return new Row(provider, prs, Math.Min(options.Repos, prs), underTest, idle, Median(ticks.Select(t => t.Ms)), 1,
-                (int)Median(ticks.Select(t => (double)t.Calls)), (int)Median(ticks.Select(t => (double)t.Rows)),
-                (int)Median(ticks.Select(t => (double)t.GitHub)), ticks.Sum(t => t.Writes), ticks.Select(t => Math.Round(t.Ms, 2)).ToArray());
-        }
-        finally
+        private Installation(Database database, QueueStore store, TimeProvider clock, RepoConfig config, int prs, int repos, int underTest, int idle)
         {
-            await databases.DropAsync(database);
+            Database = database;
+            _store = store;
+            _counted = new CountingQueueStore(store);
+            _flows = new MergeQueueFlows(_github, _counted, new SameConfig(config), clock, new FlowOptions(), NullLogger<MergeQueueFlows>.Instance);
+            (_prs, _repos, _underTest, _idle) = (prs, repos, underTest, idle);
         }
+
+        public Database Database { get; }
+        public List<Tick> Measured { get; } = [];
+
+        public static async Task<Installation> SeedAsync(Databases databases, int prs, Options options, RepoConfig config)
+        {
+            var clock = new FakeTimeProvider(Start);
+            var database = await databases.CreateAsync(clock);
+            var store = new QueueStore(database, clock);
+            var (underTest, idle) = await PollBenchmark.SeedAsync(store, prs, options);
+            return new Installation(database, store, clock, config, prs, Math.Min(options.Repos, prs), underTest, idle);
+        }
+
+        public async Task<Tick> TickAsync(string id)
+        {
+            _counted.Reset();
+            _github.Reset();
+            var started = Stopwatch.GetTimestamp();
+            await _flows.PollAsync(Cause.Poll(id), default);
+            return new Tick(Stopwatch.GetElapsedTime(started).TotalMilliseconds, _counted.Calls, _counted.Rows, _github.Calls, _counted.Writes,
+                new Dictionary<string, (int, int, double)>(_counted.ByMethod));
+        }
+
+        public double Median(Func<Tick, double> of) => PollBenchmark.Median(Measured.Select(of));
+
+        public async Task CheckStillIdleAsync()
+        {
+            var active = (await _store.GetActivePullRequestsAsync(null, default)).Count;
+            if (active != _prs) throw new InvalidOperationException($"{_prs} PRs were open, {active} are active after the ticks: the installation did not stay idle");
+        }
+
+        public Row Row(string provider, double firstMedianMs) => new(
+            provider, _prs, _repos, _underTest, _idle, Median(t => t.Ms), Median(t => t.Ms) / firstMedianMs,
+            (int)Median(t => t.Calls), (int)Median(t => t.Rows), (int)Median(t => t.GitHub), Measured.Sum(t => t.Writes),
+            Measured.Select(t => Math.Round(t.Ms, 2)).ToArray(),
+            Measured.SelectMany(t => t.Store).GroupBy(m => m.Key).OrderByDescending(g => g.Sum(m => m.Value.Ms)).ToDictionary(g => g.Key, g => new MethodCost(
+                (double)g.Sum(m => m.Value.Calls) / Measured.Count, (double)g.Sum(m => m.Value.Rows) / Measured.Count, g.Sum(m => m.Value.Ms) / Measured.Count)));
     }
 
     private static double Median(IEnumerable<double> values)
@@ -211,7 +257,10 @@ public static class PollBenchmark
                 landed = Sha($"staging {repo} history {h}");
                 var attempt = new MergeAttempt(await store.NextAttemptIdAsync(default), queue, MergeAttemptState.Merged, created)
                 {
-                    BaseSha = Sha($"base {repo} history {h}"), StagingSha = landed, RequiredChecks = null, StateChangedAt = ended, Reason = "merged",
+                    BaseSha = Sha($"base {repo} history {h}"),
+                    StagingSha = landed,
+                    StateChangedAt = ended,
+                    Reason = "merged",
                 };
                 changes.Attempts.Add(attempt);
                 changes.PullRequests.Add(PullRequest.Restore(0, repo, h, "main", Head(repo, h), PullRequestState.Merged, null, 0,
@@ -223,7 +272,9 @@ public static class PollBenchmark
             {
                 var testing = new MergeAttempt(await store.NextAttemptIdAsync(default), queue, MergeAttemptState.Testing, Start - TimeSpan.FromMinutes(10))
                 {
-                    BaseSha = landed ?? Sha($"base {repo}"), StagingSha = Sha($"staging {repo} now"), StateChangedAt = Start - TimeSpan.FromMinutes(10),
+                    BaseSha = landed ?? Sha($"base {repo}"),
+                    StagingSha = Sha($"staging {repo} now"),
+                    StateChangedAt = Start - TimeSpan.FromMinutes(10),
                 };
                 changes.Attempts.Add(testing);
                 for (var i = 0; i < numbers.Length; i++)
@@ -247,7 +298,7 @@ public static class PollBenchmark
     private static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "unknown";
 
-    public static string Markdown(IReadOnlyList<Row> rows, string command, string machine)
+    public static string Markdown(IReadOnlyList<Row> rows, string command, string machine, bool breakdown = false)
     {
         var md = new StringBuilder();
         md.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}`").AppendLine();
@@ -258,6 +309,16 @@ public static class PollBenchmark
         foreach (var r in rows)
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {r.Provider} | {r.Prs:N0} | {r.Repos} | {r.UnderTest:N0} | {r.Idle:N0} | {r.MedianMs:0.0} | {r.RatioToFirst:0.00} | {r.StoreCalls:N0} | {r.RowsRead:N0} | {r.GitHubCalls:N0} |");
+        if (breakdown)
+        {
+            foreach (var r in rows)
+            {
+                md.AppendLine().AppendLine(CultureInfo.InvariantCulture, $"Store per tick, {r.Provider}, {r.Prs:N0} open PRs:").AppendLine();
+                md.AppendLine("| method | calls | rows | ms |").AppendLine("| --- | ---: | ---: | ---: |");
+                foreach (var (method, cost) in r.Store)
+                    md.AppendLine(CultureInfo.InvariantCulture, $"| {method} | {cost.Calls:0.#} | {cost.Rows:0.#} | {cost.Ms:0.0} |");
+            }
+        }
         if (rows.Where(r => r.Writes > 0).ToArray() is { Length: > 0 } unsteady)
             md.AppendLine().AppendLine(CultureInfo.InvariantCulture,
                 $"NOT STEADY: measured ticks wrote to the store ({string.Join(", ", unsteady.Select(r => $"{r.Provider} N = {r.Prs}: {r.Writes} writes"))}).");
@@ -298,6 +359,21 @@ public static class PollBenchmark
             }
             await database.MigrateAsync();
             return database;
+        }
+
+        /// <summary>
+        /// PostgreSQL plans from table statistics and answers from an index alone only where the
+        /// visibility map says so; autovacuum sees to both on a live database within a minute of the
+        /// seed and the warm-up ticks' writes, so the bench does it before measuring. SQLite runs
+        /// without statistics, in the service too.
+        /// </summary>
+        public async Task VacuumAsync(Database database)
+        {
+            if (_server is null) return;
+            await using var connection = await database.OpenAsync();
+            await using var analyze = connection.CreateCommand();
+            analyze.CommandText = "VACUUM ANALYZE";
+            await analyze.ExecuteNonQueryAsync();
         }
 
         public async Task DropAsync(Database database)
