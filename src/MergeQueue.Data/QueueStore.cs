@@ -110,6 +110,91 @@ public sealed class QueueStore(Database database, TimeProvider? time = null) : I
         return rows.Select(r => r.ToEntity()).ToList();
     }
 
+    public async Task<IReadOnlyList<QueueId>> GetActiveQueuesAsync(CancellationToken ct)
+    {
+        // One grouped range of ix_pull_request_state_queue per state (an index-only scan, already in order); a
+        // single IN over the states would gather every active row before grouping them.
+        var parameters = new DynamicParameters(new { AttemptStates = ActiveAttemptStates });
+        var perState = ActivePullRequestStates.Select((state, i) =>
+        {
+            parameters.Add($"State{i}", state);
+            return $"SELECT owner, repo, target_branch FROM pull_request WHERE state = @State{i} GROUP BY owner, repo, target_branch";
+        });
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<QueueRow>(new CommandDefinition(
+            $"""
+            SELECT owner AS Owner, repo AS Repo, target_branch AS Target FROM merge_attempt WHERE {database.In("state", "AttemptStates")}
+            UNION {string.Join(" UNION ", perState)}
+            """,
+            parameters, cancellationToken: ct));
+        // Names differing only in case are one repository (GitHub's rule; the columns compare so too).
+        return rows.Select(r => new QueueId(new RepoId(r.Owner, r.Repo), r.Target)).Distinct()
+            .OrderBy(q => q.Repo.Owner, StringComparer.OrdinalIgnoreCase).ThenBy(q => q.Repo.Name, StringComparer.OrdinalIgnoreCase)
+            .ThenBy(q => q.Target, StringComparer.Ordinal).ToList();
+    }
+
+    private sealed class QueueRow
+    {
+        public string Owner { get; set; } = "";
+        public string Repo { get; set; } = "";
+        public string Target { get; set; } = "";
+    }
+
+    public async Task<IReadOnlyList<PullRequest>> GetPullRequestsInStatesAsync(
+        RepoId repo, IReadOnlyDictionary<PullRequestState, DateTimeOffset> enteredBefore, CancellationToken ct)
+    {
+        if (enteredBefore.Count == 0) return [];
+        var parameters = new DynamicParameters(new { repo.Owner, Repo = repo.Name });
+        // One range of ix_pull_request_owner_repo_state per state: an OR of the states would walk every row of the repository.
+        var perState = enteredBefore.Select((entry, i) =>
+        {
+            if (!ActivePullRequestStates.Contains(entry.Key.ToString())) throw new ArgumentException($"{entry.Key} is not an active state", nameof(enteredBefore));
+            parameters.Add($"State{i}", entry.Key.ToString());
+            parameters.Add($"Before{i}", CeilingMilliseconds(entry.Value));
+            return $"SELECT {PullRequestColumns} FROM pull_request WHERE owner = @Owner AND repo = @Repo AND state = @State{i} AND timestamp < @Before{i}";
+        }).ToArray();
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<PullRequestRow>(new CommandDefinition(
+            $"{string.Join(" UNION ALL ", perState)} ORDER BY Id", parameters, cancellationToken: ct));
+        return rows.Select(r => r.ToEntity()).ToList();
+    }
+
+    /// <summary>
+    /// The instant in stored milliseconds, rounded up: a row stored at t ms entered before the instant
+    /// exactly when t is below this (the instant may carry a fraction of a millisecond).
+    /// </summary>
+    private static long CeilingMilliseconds(DateTimeOffset instant)
+    {
+        if (instant == DateTimeOffset.MaxValue) return long.MaxValue;
+        var ms = instant.ToUnixTimeMilliseconds();
+        return DateTimeOffset.FromUnixTimeMilliseconds(ms) < instant ? ms + 1 : ms;
+    }
+
+    public async Task<IReadOnlyList<PullRequest>> GetAttemptMembersAsync(IReadOnlyCollection<AttemptId> attempts, CancellationToken ct)
+    {
+        if (attempts.Count == 0) return [];
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<PullRequestRow>(new CommandDefinition(
+            $"SELECT {PullRequestColumns} FROM pull_request WHERE {database.In("merge_attempt", "Attempts")} AND {database.In("state", "States")} ORDER BY id",
+            new { Attempts = attempts.Select(a => a.Value).Distinct().ToArray(), States = ActivePullRequestStates }, cancellationToken: ct));
+        return rows.Select(r => r.ToEntity()).ToList();
+    }
+
+    public async Task<QueueHead?> GetQueueHeadAsync(QueueId queue, CancellationToken ct)
+    {
+        const string waiting = "owner = @Owner AND repo = @Repo AND target_branch = @Target AND state = 'Queued' AND held = 0";
+        var parameters = new { queue.Repo.Owner, Repo = queue.Repo.Name, queue.Target };
+        await using var connection = await database.OpenAsync(ct);
+        // QueuePlanner.Ordered's order: priority, then when queued (the state change before queuing was recorded), then number.
+        var first = await connection.QuerySingleOrDefaultAsync<PullRequestRow>(new CommandDefinition(
+            $"SELECT {PullRequestColumns} FROM pull_request WHERE {waiting} ORDER BY priority DESC, COALESCE(queued_at, timestamp), number LIMIT 1",
+            parameters, cancellationToken: ct));
+        if (first is null) return null;
+        var oldest = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            $"SELECT MIN(COALESCE(queued_at, timestamp)) FROM pull_request WHERE {waiting}", parameters, cancellationToken: ct));
+        return new QueueHead(first.ToEntity(), Time(oldest));
+    }
+
     /// <summary>
     /// Writes the unit of work in one BEGIN IMMEDIATE transaction. Entities with version 0 are
     /// inserted; others are updated only if their row still has the version they were loaded with.

@@ -13,6 +13,11 @@ public sealed class MeteredQueueStore(IQueueStore inner) : IQueueStore
     public Task<IReadOnlyList<PullRequest>> GetActivePullRequestsAsync(RepoId? repo, CancellationToken ct) => inner.GetActivePullRequestsAsync(repo, ct);
     public Task<MergeAttempt?> GetAttemptAsync(AttemptId id, CancellationToken ct) => inner.GetAttemptAsync(id, ct);
     public Task<IReadOnlyList<MergeAttempt>> GetActiveAttemptsAsync(RepoId? repo, CancellationToken ct) => inner.GetActiveAttemptsAsync(repo, ct);
+    public Task<IReadOnlyList<QueueId>> GetActiveQueuesAsync(CancellationToken ct) => inner.GetActiveQueuesAsync(ct);
+    public Task<IReadOnlyList<PullRequest>> GetPullRequestsInStatesAsync(RepoId repo, IReadOnlyDictionary<PullRequestState, DateTimeOffset> enteredBefore, CancellationToken ct) =>
+        inner.GetPullRequestsInStatesAsync(repo, enteredBefore, ct);
+    public Task<IReadOnlyList<PullRequest>> GetAttemptMembersAsync(IReadOnlyCollection<AttemptId> attempts, CancellationToken ct) => inner.GetAttemptMembersAsync(attempts, ct);
+    public Task<QueueHead?> GetQueueHeadAsync(QueueId queue, CancellationToken ct) => inner.GetQueueHeadAsync(queue, ct);
     public Task<PullRequest?> FindLatestPullRequestAsync(RepoId repo, int number, CancellationToken ct) => inner.FindLatestPullRequestAsync(repo, number, ct);
     public Task<(int Merged, int Failed)> GetRecentOutcomesAsync(QueueId queue, int count, CancellationToken ct) => inner.GetRecentOutcomesAsync(queue, count, ct);
     public Task<IReadOnlyList<TimeSpan>> GetRecentRunDurationsAsync(QueueId queue, int count, CancellationToken ct) => inner.GetRecentRunDurationsAsync(queue, count, ct);

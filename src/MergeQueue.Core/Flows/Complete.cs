@@ -25,7 +25,7 @@ public sealed partial class MergeQueueFlows
         var moved = await github.FastForwardAsync(attempt.Repo, attempt.Target, staging, ct);
         var changes = new Changes();
         var ended = new List<MergeAttempt>();
-        var (prs, attempts) = await LoadQueueAsync(attempt.Queue, ct);
+        var (prs, attempts) = await LoadLineAsync(attempt.Queue, ct);
         if (moved)
         {
             foreach (var a in covered.Append(attempt))
@@ -73,7 +73,7 @@ public sealed partial class MergeQueueFlows
     {
         var ids = landing.Select(a => a.Id).ToHashSet();
         var withdrawn = false;
-        foreach (var pr in (await store.GetActivePullRequestsAsync(landing[0].Repo, ct)).Where(p => p.AttemptId is { } id && ids.Contains(id)).ToArray())
+        foreach (var pr in await store.GetAttemptMembersAsync(ids, ct))
         {
             var info = await ReadPullRequestAsync(pr.Repo, pr.Number, ct);
             // Merged already is fine: our own fast-forward whose save a crash interrupted, landing again as a no-op.
@@ -119,7 +119,7 @@ public sealed partial class MergeQueueFlows
             var config = await configs.GetAsync(repo, ct);
             if (config is null || !config.IsTarget(branch)) return;
             var queue = new QueueId(repo, branch);
-            var (_, attempts) = await LoadQueueAsync(queue, ct);
+            var (_, attempts) = await LoadLineAsync(queue, ct);
             var heads = attempts.Where(a => a.IsInFlight && a.AheadId is null && a.BaseSha is not null).ToArray();
             // Our own landing moves nothing we do not know of: lines built beside it are the planner's to settle.
             if (heads.Length > 0 && await github.GetBranchAsync(repo, branch, ct) is { } current && current != (await store.GetLastLandedAsync(queue, ct))?.Sha)

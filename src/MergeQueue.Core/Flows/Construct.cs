@@ -21,22 +21,35 @@ public sealed partial class MergeQueueFlows
     /// One step of the queue: ask <see cref="QueuePlanner"/> what to do next, carry it out, and ask
     /// again until it says wait: remove empty splits, abandon attempts stacked on a failed one,
     /// land (Complete), blame (Test's bisection) and start attempts (Construct). Then refresh the
-    /// queued PRs' positions. The caller holds the repository's lock.
+    /// queued PRs' positions. The queued PRs are read only when the planner's decision is theirs
+    /// (<see cref="QueuePlanner.ForLine"/>), or to refresh them. <paramref name="quiet"/> is Poll's
+    /// call on a target where nothing changed this tick: unless the planner acts, the positions are
+    /// refreshed only when the first queued PR's description is out of date (the batch delay ran out).
+    /// The caller holds the repository's lock.
     /// </summary>
-    private async Task AdvanceAsync(QueueId queue, Cause cause, CancellationToken ct, bool now = false)
+    private async Task AdvanceAsync(QueueId queue, Cause cause, CancellationToken ct, bool now = false, bool quiet = false)
     {
         if (await configs.GetAsync(queue.Repo, ct) is not { } repoConfig) return;
         var config = await BatchPolicy.EffectiveAsync(store, queue, repoConfig, ct);
         if (now) config = config with { BatchDelay = TimeSpan.Zero };
         var freeze = await store.GetFreezeAsync(queue, ct);
         var held = new Dictionary<int, string>();
+        var inFlight = 0;
         // Each pass settles a row or starts an attempt, so this ends; the bound is a guard.
         for (var pass = 0; pass < 64; pass++)
         {
-            var (prs, attempts) = await LoadQueueAsync(queue, ct);
+            var (members, attempts) = await LoadLineAsync(queue, ct);
+            inFlight = attempts.Count(a => a.IsInFlight);
             var landed = await store.GetLastLandedAsync(queue, ct);
-            var decision = QueuePlanner.Next(new QueueState(prs, attempts, config, Now, freeze is not null, held.Keys.ToHashSet(), landed));
+            var state = new QueueState(members, attempts, config, Now, freeze is not null, held.Keys.ToHashSet(), landed);
+            var decision = QueuePlanner.ForLine(state);
+            if (decision is null)
+            {
+                quiet = false;
+                decision = QueuePlanner.Next(state with { PullRequests = await LoadQueueAsync(queue, ct) });
+            }
             if (decision is QueueDecision.Wait) break;
+            quiet = false;
             await (decision switch
             {
                 QueueDecision.RemoveEmpty empty => RetireAsync(empty.Attempt, config, cause, ct),
@@ -47,6 +60,7 @@ public sealed partial class MergeQueueFlows
                 _ => throw new InvalidOperationException($"unknown decision {decision}"),
             });
         }
+        if (quiet && !await PositionsOutdatedAsync(queue, config, freeze, inFlight, ct)) return;
         await ReportPositionsAsync(queue, config, cause, ct, freeze, held);
     }
 

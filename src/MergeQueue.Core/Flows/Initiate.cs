@@ -62,8 +62,11 @@ public sealed partial class MergeQueueFlows
     public Task InitiateForCommitAsync(RepoId repo, CommitSha sha, Cause cause, CancellationToken ct) =>
         Locked(repo, async () =>
         {
-            var prs = await store.GetActivePullRequestsAsync(repo, ct);
-            foreach (var pr in prs.Where(p => p.State == PullRequestState.Requested && p.HeadSha == sha))
+            foreach (var pr in (await RequestedAsync(repo, ct)).Where(p => p.HeadSha == sha))
                 await InitiateLockedAsync(repo, pr.Number, cause, ct);
         }, ct);
+
+    /// <summary>The repository's REQUESTED PRs (not yet ready), without the rest of its queues.</summary>
+    private Task<IReadOnlyList<PullRequest>> RequestedAsync(RepoId repo, CancellationToken ct) =>
+        store.GetPullRequestsInStatesAsync(repo, new Dictionary<PullRequestState, DateTimeOffset> { [PullRequestState.Requested] = DateTimeOffset.MaxValue }, ct);
 }

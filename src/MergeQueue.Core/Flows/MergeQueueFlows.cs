@@ -175,11 +175,46 @@ public sealed partial class MergeQueueFlows(
         foreach (var pr in prs) await ReportAsync(pr, ct);
     }
 
-    private async Task<(IReadOnlyList<PullRequest> Prs, IReadOnlyList<MergeAttempt> Attempts)> LoadQueueAsync(QueueId queue, CancellationToken ct)
+    /// <summary>The target's active PRs: the whole queue.</summary>
+    private async Task<IReadOnlyList<PullRequest>> LoadQueueAsync(QueueId queue, CancellationToken ct) =>
+        (await store.GetActivePullRequestsAsync(queue.Repo, ct)).Where(p => p.Target == queue.Target).ToArray();
+
+    /// <summary>The target's active attempts and the PRs they hold: what the planner needs while the line is busy.</summary>
+    private async Task<(IReadOnlyList<PullRequest> Members, IReadOnlyList<MergeAttempt> Attempts)> LoadLineAsync(QueueId queue, CancellationToken ct)
     {
-        var prs = (await store.GetActivePullRequestsAsync(queue.Repo, ct)).Where(p => p.Target == queue.Target).ToArray();
         var attempts = (await store.GetActiveAttemptsAsync(queue.Repo, ct)).Where(a => a.Target == queue.Target).ToArray();
-        return (prs, attempts);
+        return (await store.GetAttemptMembersAsync(attempts.Select(a => a.Id).ToArray(), ct), attempts);
+    }
+
+    /// <summary>
+    /// Whether the first queued PR does not say what <see cref="ReportPositionsAsync"/> would write now.
+    /// Every change to a queue is followed by a refresh of its positions, so the others are out of date
+    /// only when the first is: time alone changes them all alike (the batch delay runs out).
+    /// </summary>
+    private async Task<bool> PositionsOutdatedAsync(QueueId queue, RepoConfig config, QueueFreeze? freeze, int inFlight, CancellationToken ct)
+    {
+        if (await store.GetQueueHeadAsync(queue, ct) is not { } head) return false;
+        var runs = await store.GetRecentRunDurationsAsync(queue, Eta.History, ct);
+        // The short form leaves out the queue's length, so the first PR's text needs none.
+        return head.First.Reason != PositionText(config, freeze, 1, 1, BatchStartsAt(config, head.OldestQueuedAt), runs, inFlight);
+    }
+
+    /// <summary>When the batch delay of a queue whose oldest PR waits since <paramref name="oldest"/> runs out; null once it has.</summary>
+    private DateTimeOffset? BatchStartsAt(RepoConfig config, DateTimeOffset oldest) =>
+        Now - oldest < config.BatchDelay ? oldest + config.BatchDelay : null;
+
+    /// <summary>A queued PR's description: <see cref="Readiness.Explain"/>'s short form with its place and, unless the target is frozen, the ETA.</summary>
+    private static string PositionText(RepoConfig config, QueueFreeze? freeze, int position, int length, DateTimeOffset? batchAt, IReadOnlyList<TimeSpan> runs, int inFlight)
+    {
+        var text = Readiness.Explain(new ReadinessFacts
+        {
+            Config = config,
+            Freeze = freeze,
+            QueuePosition = (position, length),
+            BatchStartsAt = batchAt,
+        }).Short;
+        // A frozen target has no ETA worth stating.
+        return freeze is null ? Messages.WithEta(text, Eta.ForQueued(runs, position, config.MaxBatchSize, inFlight, config.ParallelAttempts)) : text;
     }
 
     /// <summary>
@@ -191,25 +226,15 @@ public sealed partial class MergeQueueFlows(
     private async Task ReportPositionsAsync(QueueId queue, RepoConfig config, Cause cause, CancellationToken ct,
         QueueFreeze? freeze, IReadOnlyDictionary<int, string> held)
     {
-        var (prs, attempts) = await LoadQueueAsync(queue, ct);
-        var queued = QueuePlanner.Ordered(prs);
+        var queued = QueuePlanner.Ordered(await LoadQueueAsync(queue, ct));
         var runs = await store.GetRecentRunDurationsAsync(queue, Eta.History, ct);
-        var inFlight = attempts.Count(a => a.IsInFlight);
+        var inFlight = (await store.GetActiveAttemptsAsync(queue.Repo, ct)).Count(a => a.Target == queue.Target && a.IsInFlight);
         var ordered = queued.Where(p => !held.ContainsKey(p.Number) && !p.Held).ToArray();
-        var oldest = ordered.Length == 0 ? Now : ordered.Min(p => p.QueuedAt ?? p.StateChangedAt);
-        DateTimeOffset? batchAt = Now - oldest < config.BatchDelay ? oldest + config.BatchDelay : null;
+        var batchAt = BatchStartsAt(config, ordered.Length == 0 ? Now : ordered.Min(p => p.QueuedAt ?? p.StateChangedAt));
         var changes = new Changes();
         for (var i = 0; i < ordered.Length; i++)
         {
-            var text = Readiness.Explain(new ReadinessFacts
-            {
-                Config = config,
-                Freeze = freeze,
-                QueuePosition = (i + 1, ordered.Length),
-                BatchStartsAt = batchAt,
-            }).Short;
-            // A frozen target has no ETA worth stating.
-            if (freeze is null) text = Messages.WithEta(text, Eta.ForQueued(runs, i + 1, config.MaxBatchSize, inFlight, config.ParallelAttempts));
+            var text = PositionText(config, freeze, i + 1, ordered.Length, batchAt, runs, inFlight);
             if (ordered[i].Reason == text) continue;
             ordered[i].Reason = text;
             changes.PullRequests.Add(ordered[i]);

@@ -100,8 +100,7 @@ public sealed partial class MergeQueueFlows
 
     /// <summary>The PRs an attempt holds, in queue order.</summary>
     private async Task<IReadOnlyList<PullRequest>> MembersAsync(MergeAttempt attempt, CancellationToken ct) =>
-        (await store.GetActivePullRequestsAsync(attempt.Repo, ct))
-            .Where(p => p.AttemptId == attempt.Id)
+        (await store.GetAttemptMembersAsync([attempt.Id], ct))
             .OrderBy(p => -p.Priority).ThenBy(p => p.QueuedAt ?? p.StateChangedAt).ThenBy(p => p.Number)
             .ToArray();
 }

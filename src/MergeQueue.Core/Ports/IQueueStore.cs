@@ -50,6 +50,13 @@ public sealed record QueueFreeze(QueueId Queue, string FrozenBy, DateTimeOffset 
 /// <summary>A fast-forward of the target by the queue: the attempt that landed and its staging commit.</summary>
 public sealed record Landing(AttemptId Attempt, CommitSha Sha);
 
+/// <summary>
+/// The first of a target's queued PRs in batching order (priority, then FIFO) that is not held back,
+/// and when the earliest of those was queued: what a queued PR's description is made of, read
+/// without the rest of the queue.
+/// </summary>
+public sealed record QueueHead(PullRequest First, DateTimeOffset OldestQueuedAt);
+
 /// <summary>Where a <c>try</c> build stands.</summary>
 public enum TryState { Running, Passed, Failed, Replaced }
 
@@ -78,6 +85,21 @@ public interface IQueueStore
     Task<MergeAttempt?> GetAttemptAsync(AttemptId id, CancellationToken ct);
     /// <summary>Active attempts of one repository, or of every repository when null.</summary>
     Task<IReadOnlyList<MergeAttempt>> GetActiveAttemptsAsync(RepoId? repo, CancellationToken ct);
+    /// <summary>
+    /// Targets with an active pull request or attempt, ordered by owner, repository and branch: where
+    /// Poll looks, without reading the rows.
+    /// </summary>
+    Task<IReadOnlyList<QueueId>> GetActiveQueuesAsync(CancellationToken ct);
+    /// <summary>
+    /// Active pull requests of one repository that are in one of the given states and entered it
+    /// before the instant given for that state (<see cref="DateTimeOffset.MaxValue"/>: all of them),
+    /// ordered by row id: the rows past a timeout, or the requests still waiting to be ready.
+    /// </summary>
+    Task<IReadOnlyList<PullRequest>> GetPullRequestsInStatesAsync(RepoId repo, IReadOnlyDictionary<PullRequestState, DateTimeOffset> enteredBefore, CancellationToken ct);
+    /// <summary>The active pull requests these attempts hold, ordered by row id.</summary>
+    Task<IReadOnlyList<PullRequest>> GetAttemptMembersAsync(IReadOnlyCollection<AttemptId> attempts, CancellationToken ct);
+    /// <summary>The target's first queued PR that is not held back, and the oldest queuing time among those; null when none waits.</summary>
+    Task<QueueHead?> GetQueueHeadAsync(QueueId queue, CancellationToken ct);
     /// <summary>Writes the changes and their transitions (as event log rows with the cause) in one transaction.</summary>
     Task SaveAsync(Changes changes, Cause cause, CancellationToken ct);
 

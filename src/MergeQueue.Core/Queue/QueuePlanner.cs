@@ -71,7 +71,15 @@ public enum Verdict { Pending, Passed, Failed, Flaky }
 /// </summary>
 public static class QueuePlanner
 {
-    public static QueueDecision Next(QueueState state)
+    public static QueueDecision Next(QueueState state) => ForLine(state) ?? Batch(state);
+
+    /// <summary>
+    /// The rules as far as the attempts and the PRs they hold decide them: null when the decision is
+    /// the queued PRs' (a batch, or a wait for one). While the line is busy (every slot taken, a
+    /// bisection to wait for, a frozen target) the queued PRs cannot change what happens, so a caller
+    /// need not read them; <see cref="QueueState.PullRequests"/> may then hold only the attempts' PRs.
+    /// </summary>
+    public static QueueDecision? ForLine(QueueState state)
     {
         var config = state.Config;
         var attempts = state.Attempts.OrderBy(a => a.Id.Value).ToArray();
@@ -126,24 +134,39 @@ public static class QueuePlanner
             return new QueueDecision.Start(waitingSplit, Members(state, waitingSplit).ToArray(), config.BesideBisection ? null : lastTip);
         }
 
-        // Where a new batch goes: on the tip of the newest line that is likely to land. A line holding half of
-        // a failed batch (it holds the culprit) or a red attempt would almost surely throw the batch away.
-        var lines = inFlight.Where(a => a.AheadId is null && !IsStale(a, state))
-            .Select(h => Line(h, inFlight)).ToArray();
-        var healthy = lines.LastOrDefault(l => l.All(a => a.State is MergeAttemptState.Testing or MergeAttemptState.Success && (a.ParentId is null || a.State == MergeAttemptState.Success)));
-        if (healthy is null && lines.Length > 0 && !config.BesideBisection)
+        var (healthy, lines) = Lines(state, inFlight);
+        if (healthy is null && lines.Count > 0 && !config.BesideBisection)
         {
             var blocker = lines.SelectMany(l => l).First(a => a.State is not (MergeAttemptState.Testing or MergeAttemptState.Success) || a.ParentId is not null);
             return new QueueDecision.Wait(blocker.ParentId is not null && blocker.State is MergeAttemptState.Testing
                 ? $"bisecting in attempt {blocker.Id}" : $"attempt {blocker.Id} is {blocker.State.ToString().ToUpperInvariant()}");
         }
+        return null;
+    }
 
+    /// <summary>The last rule, once <see cref="ForLine"/> has left the decision to the queued PRs: a batch, or a wait for one.</summary>
+    private static QueueDecision Batch(QueueState state)
+    {
+        var config = state.Config;
         var queued = Ordered(state.PullRequests).Where(p => state.Skip?.Contains(p.Number) != true).ToArray();
         if (queued.Length == 0) return new QueueDecision.Wait("nothing queued");
         var oldest = queued.Min(p => p.QueuedAt ?? p.StateChangedAt);
         var enough = config.BatchMinSize > 0 && queued.Length >= config.BatchMinSize;
         if (state.Now - oldest < config.BatchDelay && !enough) return new QueueDecision.Wait("batch delay", oldest + config.BatchDelay);
-        return new QueueDecision.Start(null, queued.Take(config.MaxBatchSize).ToArray(), healthy?[^1]);
+        var inFlight = state.Attempts.Where(a => a.IsInFlight).OrderBy(a => a.Id.Value).ToArray();
+        return new QueueDecision.Start(null, queued.Take(config.MaxBatchSize).ToArray(), Lines(state, inFlight).Healthy?[^1]);
+    }
+
+    /// <summary>
+    /// The lines that can still land, and where a new batch goes: on the tip of the newest one that is
+    /// likely to land. A line holding half of a failed batch (it holds the culprit) or a red attempt
+    /// would almost surely throw the batch away.
+    /// </summary>
+    private static (IReadOnlyList<MergeAttempt>? Healthy, IReadOnlyList<IReadOnlyList<MergeAttempt>> Lines) Lines(QueueState state, MergeAttempt[] inFlight)
+    {
+        var lines = inFlight.Where(a => a.AheadId is null && !IsStale(a, state)).Select(h => Line(h, inFlight)).ToArray();
+        var healthy = lines.LastOrDefault(l => l.All(a => a.State is MergeAttemptState.Testing or MergeAttemptState.Success && (a.ParentId is null || a.State == MergeAttemptState.Success)));
+        return (healthy, lines);
     }
 
     /// <summary>A line head built before the last landing, on another commit: it can never fast-forward the target.</summary>

@@ -2,6 +2,7 @@ using MergeQueue.Core;
 using MergeQueue.Core.MergeAttempts;
 using MergeQueue.Core.Ports;
 using MergeQueue.Core.PullRequests;
+using MergeQueue.Core.Queue;
 
 namespace MergeQueue.Core.Tests.Fakes;
 
@@ -44,6 +45,47 @@ public sealed class InMemoryQueueStore : IQueueStore
     {
         lock (_gate)
             return Task.FromResult<IReadOnlyList<MergeAttempt>>(_attempts.Values.Where(a => a.IsActive && (repo is null || a.Repo == repo)).OrderBy(a => a.Id.Value).Select(Copy).ToArray());
+    }
+
+    public Task<IReadOnlyList<QueueId>> GetActiveQueuesAsync(CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<QueueId>>(_prs.Values.Where(p => p.IsActive).Select(p => new QueueId(p.Repo, p.Target))
+                .Concat(_attempts.Values.Where(a => a.IsActive).Select(a => a.Queue))
+                .Distinct()
+                .OrderBy(q => q.Repo.Owner, StringComparer.OrdinalIgnoreCase).ThenBy(q => q.Repo.Name, StringComparer.OrdinalIgnoreCase).ThenBy(q => q.Target, StringComparer.Ordinal)
+                .ToArray());
+        }
+    }
+
+    public Task<IReadOnlyList<PullRequest>> GetPullRequestsInStatesAsync(RepoId repo, IReadOnlyDictionary<PullRequestState, DateTimeOffset> enteredBefore, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<PullRequest>>(_prs.Values
+                .Where(p => p.IsActive && p.Repo == repo && enteredBefore.TryGetValue(p.State, out var before) && p.StateChangedAt < before)
+                .OrderBy(p => p.Id).Select(Copy).ToArray());
+        }
+    }
+
+    public Task<IReadOnlyList<PullRequest>> GetAttemptMembersAsync(IReadOnlyCollection<AttemptId> attempts, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult<IReadOnlyList<PullRequest>>(_prs.Values
+                .Where(p => p.IsActive && p.AttemptId is { } id && attempts.Contains(id)).OrderBy(p => p.Id).Select(Copy).ToArray());
+        }
+    }
+
+    public Task<QueueHead?> GetQueueHeadAsync(QueueId queue, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            var waiting = _prs.Values.Where(p => p.State == PullRequestState.Queued && !p.Held && p.Repo == queue.Repo && p.Target == queue.Target).ToArray();
+            return Task.FromResult(waiting.Length == 0 ? null
+                : new QueueHead(Copy(QueuePlanner.Ordered(waiting)[0]), waiting.Min(p => p.QueuedAt ?? p.StateChangedAt)));
+        }
     }
 
     /// <summary>Every pull request row, active or done, newest state.</summary>

@@ -287,6 +287,32 @@ public class QueuePlannerTests
         Next([In(1, later)], [later], landed: new Landing(new AttemptId(5), new CommitSha("landed2"))).Should().BeOfType<QueueDecision.Land>();
     }
 
+    // --- what the line decides without the queued PRs (Poll reads no queue behind a busy line) ---
+
+    [Test]
+    public void With_every_slot_taken_the_line_alone_decides_to_wait_and_queued_PRs_change_nothing()
+    {
+        var attempts = Enumerable.Range(1, 3).Select(i => Attempt(i, MergeAttemptState.Testing, ahead: i == 1 ? null : i - 1)).ToArray();
+        var members = attempts.Select(a => In((int)a.Id.Value + 10, a)).ToArray();
+
+        var line = QueuePlanner.ForLine(new QueueState(members, attempts, Config, T0.AddHours(1)));
+
+        line.Should().Be(new QueueDecision.Wait("3 of 3 attempts in flight"));
+        Next([.. members, Queued(1, T0), Queued(2, T0)], attempts).Should().Be(line);
+    }
+
+    [Test]
+    public void A_line_to_settle_is_decided_without_the_queued_PRs()
+    {
+        var head = Attempt(1, MergeAttemptState.Success);
+        QueuePlanner.ForLine(new QueueState([In(10, head)], [head], Config, T0.AddHours(1))).Should().BeEquivalentTo(new QueueDecision.Land(head, []));
+        QueuePlanner.ForLine(new QueueState([], [], Config, T0.AddHours(1), Frozen: true)).Should().Be(new QueueDecision.Wait("frozen"));
+    }
+
+    [Test]
+    public void With_a_free_slot_the_decision_is_left_to_the_queued_PRs() =>
+        QueuePlanner.ForLine(new QueueState([], [Attempt(1, MergeAttemptState.Testing)], Config, T0.AddHours(1))).Should().BeNull();
+
     // --- restart with attempts in flight ---
 
     [Test]
