@@ -84,4 +84,7 @@ public sealed class PollGitHub : IGitHub
     public Task AddReactionAsync(RepoId repo, long commentId, string content, CancellationToken ct) => Call();
 
     public Task ClosePullRequestAsync(RepoId repo, int number, CancellationToken ct) => Call();
+
+    public Task<byte[]> GetTarballAsync(RepoId repo, CommitSha sha, CancellationToken ct) =>
+        throw new NotSupportedException("a poll tick downloads no tarballs");
 }

@@ -1,4 +1,4 @@
--- 0011: what a poll tick reads, without walking the rows it does not return (docs/benchmarks.md,
+-- 0012: what a poll tick reads, without walking the rows it does not return (docs/benchmarks.md,
 -- "Poll tick growth"). Landed migrations are never edited: change the schema with a new numbered file.
 
 -- The targets with active rows (QueueStore.GetActiveQueuesAsync), from the index alone: one range per

@@ -1,4 +1,4 @@
--- 0002: what a poll tick reads, without walking the rows it does not return (SQLite's 0011;
+-- 0003: what a poll tick reads, without walking the rows it does not return (SQLite's 0012;
 -- docs/benchmarks.md, "Poll tick growth"). Landed migrations are never edited: change the schema with a
 -- new numbered file.
 
