@@ -41,11 +41,12 @@ public sealed class DashboardActions(MergeQueueFlows flows, IDashboardRoles role
         Guard(who, repo, cause => flows.UnfreezeTargetAsync(new QueueId(repo, target), cause, ct));
 
     /// <summary>A visitor pressed a button: sign-in when it exists, otherwise a plain refusal.</summary>
-    public static async Task<Microsoft.AspNetCore.Mvc.IActionResult> NotSignedInAsync(HttpContext http)
+    public static Task<Microsoft.AspNetCore.Mvc.IActionResult> NotSignedInAsync(HttpContext http) => Task.FromResult(NotSignedIn(http));
+
+    private static Microsoft.AspNetCore.Mvc.IActionResult NotSignedIn(HttpContext http)
     {
-        var schemes = http.RequestServices.GetService<Microsoft.AspNetCore.Authentication.IAuthenticationSchemeProvider>();
         // Back to the page itself after sign-in, not to the POST's handler URL.
-        if (schemes is not null && await schemes.GetDefaultChallengeSchemeAsync() is not null)
+        if (SignIn.GitHubSignIn.CanSignIn(http))
             return new Microsoft.AspNetCore.Mvc.ChallengeResult(new Microsoft.AspNetCore.Authentication.AuthenticationProperties { RedirectUri = http.Request.PathBase + http.Request.Path });
         return new Microsoft.AspNetCore.Mvc.ContentResult
         {

@@ -82,9 +82,7 @@ public static class DashboardSetup
             }
             if (http.User.Identity?.IsAuthenticated != true)
             {
-                var schemes = http.RequestServices.GetService<IAuthenticationSchemeProvider>();
-                var challenge = schemes is null ? null : await schemes.GetDefaultChallengeSchemeAsync();
-                context.Result = challenge is null
+                context.Result = !SignIn.GitHubSignIn.CanSignIn(http)
                     ? new ContentResult { StatusCode = StatusCodes.Status401Unauthorized, Content = "The dashboard requires sign-in (MergeQueue:Dashboard:Public is false).\n", ContentType = "text/plain" }
                     : new ChallengeResult();
                 return;

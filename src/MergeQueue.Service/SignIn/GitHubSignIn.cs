@@ -29,6 +29,10 @@ public static class GitHubSignIn
     public static bool IsConfigured(ServiceOptions options) =>
         !string.IsNullOrWhiteSpace(options.GitHub.OAuthClientId) && !string.IsNullOrWhiteSpace(options.GitHub.OAuthClientSecret);
 
+    /// <summary>Whether sign-in is configured by the settings in force now (a challenge can lead somewhere).</summary>
+    public static bool CanSignIn(HttpContext http) =>
+        IsConfigured(http.RequestServices.GetRequiredService<IOptionsMonitor<ServiceOptions>>().CurrentValue);
+
     /// <summary>
     /// GitHub's web root (where /login/oauth/ lives): <c>MergeQueue:GitHub:WebUrl</c> when set;
     /// https://github.com/ for api.github.com; otherwise the API URL's host root (GitHub Enterprise
