@@ -183,6 +183,8 @@ public sealed class SandboxMode : IAsyncDisposable
         if (interval <= TimeSpan.Zero) return;
         var arrivals = new DemoArrivals(Service.Configuration.GetValue("MergeQueue:Sandbox:Seed", 16));
         var logger = Service.Services.GetRequiredService<ILogger<SandboxMode>>();
+        // Ctrl+C stops the arrivals at once, not only when the host has finished stopping.
+        Service.Lifetime.ApplicationStopping.Register(_stopping.Cancel);
         var ct = _stopping.Token;
         _arrivals = Task.Run(async () =>
         {
@@ -228,10 +230,11 @@ public sealed class SandboxMode : IAsyncDisposable
         {
             // The arrivals loop ends by cancellation.
         }
-        _stopping.Dispose();
         await Service.StopAsync();
         await Service.DisposeAsync();
         await Simulator.DisposeAsync();
+        // Last: stopping the host still cancels it (ApplicationStopping).
+        _stopping.Dispose();
         try
         {
             Directory.Delete(_dataDir, recursive: true);
