@@ -5,6 +5,7 @@ using MergeQueue.Core.MergeAttempts;
 using MergeQueue.Core.Ports;
 using MergeQueue.Core.PullRequests;
 using MergeQueue.Core.Queue;
+using MergeQueue.Core.Runner;
 using MergeQueue.Data;
 using MergeQueue.Service.Jobs;
 using MergeQueue.Service.Repositories;
@@ -30,7 +31,8 @@ public sealed record QueueEntry(int? Position, PullRequest PullRequest, TimeSpan
 /// <summary>Checks of a commit as the queue last read them (<see cref="ReadAt"/>), or why there are none to show.</summary>
 public sealed record CheckList(IReadOnlyList<Check> Checks, string? Error, DateTimeOffset? ReadAt = null);
 
-public sealed record AttemptView(AttemptRecord Attempt, IReadOnlyList<int> PullRequests, CheckList? Checks);
+/// <param name="Jobs">The built-in runner's jobs on the staging commit (their pages hold the logs), also once the attempt ended.</param>
+public sealed record AttemptView(AttemptRecord Attempt, IReadOnlyList<int> PullRequests, CheckList? Checks, IReadOnlyList<RunnerJob>? Jobs = null);
 
 public sealed record TargetView(string Target, QueueFreeze? Freeze, string Decision, IReadOnlyList<QueueEntry> Queue, IReadOnlyList<AttemptView> Running)
 {
@@ -60,6 +62,7 @@ public sealed class DashboardReader(
     RepoConfigCache configs,
     PermissionCache permissions,
     GitHubReads reads,
+    RunnerJobStore runnerJobs,
     HealthCheckService health,
     ISchedulerFactory schedulers,
     TimeProvider clock,
@@ -198,7 +201,9 @@ public sealed class DashboardReader(
         foreach (var a in attemptRows)
         {
             var live = a.State is nameof(MergeAttemptState.Testing) or nameof(MergeAttemptState.Success);
-            attempts.Add(new AttemptView(a, members[a.Id].ToList(), live && a.StagingSha is not null ? Checks(repo, a.StagingSha) : null));
+            // A failed attempt's checks are no longer read, but its runner jobs' logs say why it failed.
+            IReadOnlyList<RunnerJob> jobs = a.StagingSha is null ? [] : await runnerJobs.ForCommitAsync(repo, new CommitSha(a.StagingSha), ct);
+            attempts.Add(new AttemptView(a, members[a.Id].ToList(), live && a.StagingSha is not null ? Checks(repo, a.StagingSha) : null, jobs));
         }
 
         return new PullModel(Now, repo, number, requests, timeline, attempts, await WhyNotMergingAsync(repo, requests, attemptRows, ct));

@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using MergeQueue.Service.Sandbox;
 using MergeQueue.Simulator;
-using MergeQueue.Simulator.Control;
 
 namespace MergeQueue.EndToEnd.Tests.Dashboard;
 
@@ -13,11 +12,10 @@ public sealed class SandboxDashboardTests
     public async Task Sandbox_Dashboard_ShowsTheDemoMergesAndFailures(CancellationToken ct)
     {
         await using var sandbox = await SandboxMode.StartAsync(["--Urls=http://127.0.0.1:0", "--Serilog:MinimumLevel:Default=Warning"], ct);
-        await sandbox.Simulator.Control.ConfigureCiAsync(new CiConfig(DelayMs: 300), ct);
         await sandbox.CreateDemoAsync(ct);
         using var http = new HttpClient { BaseAddress = sandbox.ServiceUrl };
 
-        // Three demo PRs merge and two fail (CI, conflict): wait until the repository page lists all five.
+        // Three demo PRs merge and two fail (the runner's test job, a conflict): wait until the repository page lists all five.
         string page = "";
         await SimulatorClient.WaitUntilAsync(async c =>
         {
