@@ -221,4 +221,5 @@ public static class Messages
     public static string JobTimedOut(TimeSpan timeout) => Status($"timed out after {Duration(timeout)}");
     public static string JobError(string why) => Status($"runner error: {why}");
     public static string JobCancelled(string why) => Status($"cancelled: {why}");
+    public const string JobRemoved = "job removed";
 }

@@ -34,9 +34,10 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
     /// <summary>
     /// Queues the job, once per commit: the same job already queued, running or done on this commit (a
     /// redelivered push, or the staging commit the target fast-forwarded to) is left as it is, whatever
-    /// queued it. Returns the new job, or null when there was one.
+    /// queued it. Returns the new job, or null when there was one. <paramref name="again"/> (the
+    /// reconciler: the commit's status still says pending) lets only a queued or running one stand in the way.
     /// </summary>
-    public async Task<RunnerJob?> EnqueueAsync(NewJob job, CancellationToken ct = default)
+    public async Task<RunnerJob?> EnqueueAsync(NewJob job, CancellationToken ct = default, bool again = false)
     {
         await using var connection = await database.OpenAsync(ct);
         await using var tx = database.BeginWrite(connection);
@@ -55,7 +56,7 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
             Now,
         };
         var existing = await connection.ExecuteScalarAsync<long?>(new CommandDefinition(
-            "SELECT id FROM runner_job WHERE owner = @Owner AND repo = @Repo AND sha = @Sha AND context = @Context AND state <> 'cancelled' LIMIT 1",
+            $"SELECT id FROM runner_job WHERE owner = @Owner AND repo = @Repo AND sha = @Sha AND context = @Context AND {(again ? "state IN ('queued', 'running')" : "state <> 'cancelled'")} LIMIT 1",
             args, tx, cancellationToken: ct));
         if (existing is not null) return null;
         var id = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
@@ -123,6 +124,20 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
                 """, args, tx, cancellationToken: ct));
         await tx.CommitAsync(ct);
         return rows;
+    }
+
+    /// <summary>Cancels one queued or running job; false when it had ended already.</summary>
+    public async Task<bool> CancelAsync(long id, string description, CancellationToken ct = default) =>
+        await ExecuteAsync("UPDATE runner_job SET state = 'cancelled', description = @Description, finished_at = @Now WHERE id = @Id AND state IN ('queued', 'running')",
+            new { Id = id, Description = description, Now }, ct) == 1;
+
+    /// <summary>Every context the runner ever queued a job for in the repository (the job names of its configs, past and present), with the triggers it ran on.</summary>
+    public async Task<IReadOnlyList<(string Context, JobTrigger Trigger)>> ContextsAsync(RepoId repo, CancellationToken ct = default)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        return (await connection.QueryAsync<(string Context, string Trigger)>(new CommandDefinition(
+            "SELECT DISTINCT context, trigger FROM runner_job WHERE owner = @Owner AND repo = @Repo",
+            new { repo.Owner, Repo = repo.Name }, cancellationToken: ct))).Select(r => (r.Context, ParseTrigger(r.Trigger))).ToList();
     }
 
     public async Task AppendLogAsync(long id, int tryNumber, string text, CancellationToken ct = default)

@@ -237,6 +237,24 @@ public sealed class OctokitGitHub : IGitHub
             return repository.DefaultBranch;
         }, ct);
 
+    public Task<IReadOnlyList<PullRequestInfo>> GetOpenPullRequestsAsync(RepoId repo, CancellationToken ct) =>
+        _runner.RunAsync<IReadOnlyList<PullRequestInfo>>("get-open-pull-requests", async a =>
+        {
+            var pulls = await _client.PullRequest.GetAllForRepository(repo.Owner, repo.Name, new PullRequestRequest { State = ItemStateFilter.Open }, AllPages)
+                .WaitAsync(a.CancellationToken).ConfigureAwait(false);
+            return pulls.Select(OctokitMapping.PullRequest).ToList();
+        }, ct);
+
+    public Task<IReadOnlyDictionary<string, CommitSha>> GetBranchesAsync(RepoId repo, CancellationToken ct) =>
+        _runner.RunAsync<IReadOnlyDictionary<string, CommitSha>>("get-branches", async a =>
+        {
+            // matching-refs answers every match in one array (no pages), unlike GET /branches.
+            var uri = new Uri($"repos/{Escape(repo.Owner)}/{Escape(repo.Name)}/git/matching-refs/heads/", UriKind.Relative);
+            var refs = await _api.Get<List<Reference>>(uri).WaitAsync(a.CancellationToken).ConfigureAwait(false);
+            return refs.Where(r => r.Ref.StartsWith("refs/heads/", StringComparison.Ordinal))
+                .ToDictionary(r => r.Ref["refs/heads/".Length..], r => new CommitSha(r.Object.Sha), StringComparer.Ordinal);
+        }, ct);
+
     public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct) =>
         _runner.RunAsync("get-branch", a => ReadBranchAsync(repo, branch, a.CancellationToken), ct);
 

@@ -128,6 +128,8 @@ public sealed class RecordingGitHub(Func<IGitHub> connection, GitHubCallRecorder
     public Task<string> GetDefaultBranchAsync(RepoId repo, CancellationToken ct) => Inner.GetDefaultBranchAsync(repo, ct);
     public Task<byte[]> GetTarballAsync(RepoId repo, CommitSha sha, CancellationToken ct) => Inner.GetTarballAsync(repo, sha, ct);
     public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct) => Inner.GetBranchAsync(repo, branch, ct);
+    public Task<IReadOnlyList<PullRequestInfo>> GetOpenPullRequestsAsync(RepoId repo, CancellationToken ct) => Inner.GetOpenPullRequestsAsync(repo, ct);
+    public Task<IReadOnlyDictionary<string, CommitSha>> GetBranchesAsync(RepoId repo, CancellationToken ct) => Inner.GetBranchesAsync(repo, ct);
     public Task<CommitInfo> GetCommitAsync(RepoId repo, CommitSha sha, CancellationToken ct) => Inner.GetCommitAsync(repo, sha, ct);
     public Task<CommitRange> CompareCommitsAsync(RepoId repo, CommitSha baseSha, CommitSha head, CancellationToken ct) => Inner.CompareCommitsAsync(repo, baseSha, head, ct);
     public Task ReportCheckRunAsync(RepoId repo, CommitSha sha, string name, CheckRunReport report, CancellationToken ct) => Inner.ReportCheckRunAsync(repo, sha, name, report, ct);

@@ -109,6 +109,7 @@ public static class ServiceHost
         builder.Services.AddSingleton(sp => new RunnerJobStore(sp.GetRequiredService<Database>(), TimeProvider.System));
         builder.Services.AddSingleton<Runner.RunnerSignal>();
         builder.Services.AddSingleton<Runner.JobScheduler>();
+        builder.Services.AddSingleton<Runner.StatusReconciler>();
         if (options.Runner.Enabled) builder.Services.AddHostedService<Runner.RunnerWorker>();
 
         builder.Services.AddCluster(options);

@@ -87,4 +87,10 @@ public sealed class PollGitHub : IGitHub
 
     public Task<byte[]> GetTarballAsync(RepoId repo, CommitSha sha, CancellationToken ct) =>
         throw new NotSupportedException("a poll tick downloads no tarballs");
+
+    public Task<IReadOnlyList<PullRequestInfo>> GetOpenPullRequestsAsync(RepoId repo, CancellationToken ct) =>
+        throw new NotSupportedException("the flows' poll tick lists no pull requests (the runner's reconciler is not benchmarked)");
+
+    public Task<IReadOnlyDictionary<string, CommitSha>> GetBranchesAsync(RepoId repo, CancellationToken ct) =>
+        throw new NotSupportedException("the flows' poll tick lists no branches (the runner's reconciler is not benchmarked)");
 }

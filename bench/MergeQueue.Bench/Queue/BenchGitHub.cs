@@ -151,6 +151,19 @@ public sealed class BenchGitHub(BenchRun run, RepoConfig config) : IGitHub
         return Task.FromResult(Target);
     }
 
+    // The bench runs no built-in runner, whose reconciler is the only reader of these two.
+    public Task<IReadOnlyList<PullRequestInfo>> GetOpenPullRequestsAsync(RepoId repo, CancellationToken ct)
+    {
+        Read();
+        return Task.FromResult<IReadOnlyList<PullRequestInfo>>(_prs.Keys.Order().Select(Info).Where(p => p.Open).ToList());
+    }
+
+    public Task<IReadOnlyDictionary<string, CommitSha>> GetBranchesAsync(RepoId repo, CancellationToken ct)
+    {
+        Read();
+        return Task.FromResult<IReadOnlyDictionary<string, CommitSha>>(_branches.ToDictionary(b => b.Key, b => Sha(b.Value), StringComparer.Ordinal));
+    }
+
     public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct)
     {
         Read();

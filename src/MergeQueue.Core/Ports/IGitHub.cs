@@ -110,6 +110,11 @@ public interface IGitHub
     /// </summary>
     Task<IReadOnlyList<string>> GetRequiredStatusChecksAsync(RepoId repo, string branch, CancellationToken ct);
 
+    /// <summary>The repository's open pull requests, every page (<c>GET /repos/{o}/{r}/pulls?state=open</c>).</summary>
+    Task<IReadOnlyList<PullRequestInfo>> GetOpenPullRequestsAsync(RepoId repo, CancellationToken ct);
+    /// <summary>Every branch of the repository and its head, in one call (<c>GET /repos/{o}/{r}/git/matching-refs/heads/</c>).</summary>
+    Task<IReadOnlyDictionary<string, CommitSha>> GetBranchesAsync(RepoId repo, CancellationToken ct);
+
     /// <summary>The branch's head, or null when there is no such branch.</summary>
     Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct);
     /// <summary>Creates the branch at the commit, or force-resets it there when it exists.</summary>

@@ -36,6 +36,9 @@ public static partial class ApiEndpoints
         api.MapPost("/repos/{owner}/{repo}/disable", (string owner, string repo, HttpContext http, RepoSwitches switches, DashboardReader reader, CancellationToken ct) =>
             SwitchAsync(owner, repo, false, http, switches, reader, ct)).WithName("DisableRepository").AddEndpointFilter(RequireAdmin).ProducesProblem(403).ProducesProblem(404);
 
+        api.MapPost("/repos/{owner}/{repo}/statuses/reconcile", ReconcileStatusesAsync).WithName("ReconcileRunnerStatuses").AddEndpointFilter(RequireAdmin)
+            .Produces<Runner.ReconcileReport>().ProducesProblem(403).ProducesProblem(404).ProducesProblem(409);
+
         api.MapGet("/repos/{owner}/{repo}/pulls", ListPullsAsync).WithName("ListPullRequests").ProducesProblem(404).ProducesProblem(422);
         api.MapGet("/repos/{owner}/{repo}/pulls/{number:int}", GetPullAsync).WithName("GetPullRequest").ProducesProblem(404);
         api.MapPost("/repos/{owner}/{repo}/pulls/{number:int}/merge", MergeAsync).WithName("MergePullRequest")
@@ -285,6 +288,20 @@ public static partial class ApiEndpoints
         // GitHub calls made by the flow are recorded in event_log under the same cause, as for deliveries.
         return await recorder.RecordAsync(cause, () => action(known, cause), ct);
     }
+
+    /// <summary>The built-in runner's statuses made true now, as the poller does each tick (docs/runner.md, "Keeping statuses true").</summary>
+    private static Task<IResult> ReconcileStatusesAsync(string owner, string repo, HttpContext http, Runner.StatusReconciler reconciler, Runner.JobScheduler runner, IRepoConfigs configs, CancellationToken ct) =>
+        ActAsync(http, owner, repo, async (id, _) =>
+        {
+            if (!runner.Enabled)
+                return Problem(StatusCodes.Status409Conflict, "Runner off", "The built-in runner is not enabled on this instance (MergeQueue:Runner:Enabled).");
+            if (await configs.GetAsync(id, ct) is null) return Problem(StatusCodes.Status409Conflict, "Refused by the queue", Messages.RefusedNotManaged);
+            var report = await reconciler.ReconcileAsync(id, ct);
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("MergeQueue.Api")
+                .LogInformation("Runner statuses of {Repo} reconciled by API key {Actor}: {Queued} queued, {Removed} removed, {Created} created",
+                    id, Caller(http).Name, report.Queued, report.Removed, report.Created);
+            return Results.Ok(report);
+        });
 
     private static async Task<IResult> MergeAsync(string owner, string repo, int number, HttpContext http, MergeQueueFlows flows, CancellationToken ct)
     {

@@ -5,8 +5,11 @@ using Quartz;
 
 namespace MergeQueue.Service.Jobs;
 
-/// <summary>One run of seed 003's Poll. The Quartz job calls it; tests call it directly instead of waiting.</summary>
-public sealed class QueueTicker(MergeQueueFlows flows, GitHubCallRecorder recorder, TimeProvider clock, ILogger<QueueTicker> logger)
+/// <summary>
+/// One run of seed 003's Poll, then the built-in runner's status reconciliation (when the runner is on).
+/// The Quartz job calls it; tests call it directly instead of waiting.
+/// </summary>
+public sealed class QueueTicker(MergeQueueFlows flows, Runner.StatusReconciler reconciler, GitHubCallRecorder recorder, TimeProvider clock, ILogger<QueueTicker> logger)
 {
     public async Task TickAsync(CancellationToken ct)
     {
@@ -16,6 +19,7 @@ public sealed class QueueTicker(MergeQueueFlows flows, GitHubCallRecorder record
         ServiceMetrics.PollTicks.Inc();
         var started = clock.GetTimestamp();
         await recorder.RecordAsync(Cause.Poll(tick), async () => { await flows.PollAsync(Cause.Poll(tick), ct); return true; }, ct);
+        await recorder.RecordAsync(Cause.Poll(tick), async () => { await reconciler.ReconcileAllAsync(ct); return true; }, ct);
         logger.LogInformation("Poll {Tick} done in {Elapsed} ms", tick, (int)clock.GetElapsedTime(started).TotalMilliseconds);
     }
 }

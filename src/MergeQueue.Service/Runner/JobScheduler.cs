@@ -64,15 +64,22 @@ public sealed class JobScheduler(
     {
         var queued = 0;
         foreach (var job in config.JobsOn(trigger))
-        {
-            var row = await store.EnqueueAsync(new NewJob(repo, sha, job.Name, trigger, branch, attempt, JobSpec.From(job, config)), ct);
-            if (row is null) continue;
-            queued++;
-            logger.LogInformation("Runner job {Job} ({Context}) queued for {Repo}@{Sha} ({Trigger} on {Branch})", row.Id, row.Context, repo, sha.Short, trigger, branch);
-            await github.SetStatusAsync(repo, sha, job.Name, StatusState.Pending, Messages.JobQueued, PageUrl(row.Id), ct);
-        }
-        if (queued > 0) signal.Wake();
+            if (await QueueAsync(repo, config, job, trigger, sha, branch, attempt, again: false, ct)) queued++;
         return queued;
+    }
+
+    /// <summary>
+    /// Queues one job on one commit and posts its "queued" status; false when the store already had it
+    /// (with <paramref name="again"/>, the reconciler's: only when it is queued or running).
+    /// </summary>
+    public async Task<bool> QueueAsync(RepoId repo, RepoConfig config, JobConfig job, JobTrigger trigger, CommitSha sha, string branch, AttemptId? attempt, bool again, CancellationToken ct)
+    {
+        var row = await store.EnqueueAsync(new NewJob(repo, sha, job.Name, trigger, branch, attempt, JobSpec.From(job, config)), ct, again);
+        if (row is null) return false;
+        logger.LogInformation("Runner job {Job} ({Context}) queued for {Repo}@{Sha} ({Trigger} on {Branch})", row.Id, row.Context, repo, sha.Short, trigger, branch);
+        await github.SetStatusAsync(repo, sha, job.Name, StatusState.Pending, Messages.JobQueued, PageUrl(row.Id), ct);
+        signal.Wake();
+        return true;
     }
 
     private async Task CancelAsync(RepoId repo, string branch, CommitSha? keep, string why, CancellationToken ct)

@@ -162,6 +162,12 @@ public sealed class FakeGitHub : IGitHub
         return Task.FromResult(ProtectedChecks.GetValueOrDefault(branch) ?? []);
     }
 
+    public Task<IReadOnlyList<PullRequestInfo>> GetOpenPullRequestsAsync(RepoId repo, CancellationToken ct) =>
+        Task.FromResult<IReadOnlyList<PullRequestInfo>>(PullRequests.Values.Where(p => p.Open).OrderBy(p => p.Number).ToList());
+
+    public Task<IReadOnlyDictionary<string, CommitSha>> GetBranchesAsync(RepoId repo, CancellationToken ct) =>
+        Task.FromResult<IReadOnlyDictionary<string, CommitSha>>(new Dictionary<string, CommitSha>(Branches));
+
     public Task<CommitSha?> GetBranchAsync(RepoId repo, string branch, CancellationToken ct)
     {
         Record($"GetBranch {branch}");

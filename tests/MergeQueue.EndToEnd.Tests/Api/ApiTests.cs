@@ -455,7 +455,7 @@ public class ApiTests(string provider)
             "GET /api/v1/repos/{owner}/{repo}/attempts/{id}", "POST /api/v1/trigger/{owner}/{repo}",
             "POST /api/v1/repos/{owner}/{repo}/targets/{target}/freeze", "POST /api/v1/repos/{owner}/{repo}/targets/{target}/unfreeze",
             "GET /api/v1/users", "POST /api/v1/users", "GET /api/v1/users/{id}", "PUT /api/v1/users/{id}", "DELETE /api/v1/users/{id}",
-            "POST /api/v1/keys", "GET /api/v1/keys", "DELETE /api/v1/keys/{id}",
+            "POST /api/v1/keys", "GET /api/v1/keys", "DELETE /api/v1/keys/{id}", "POST /api/v1/repos/{owner}/{repo}/statuses/reconcile",
         ];
         foreach (var entry in expected)
         {

@@ -13,7 +13,7 @@ namespace MergeQueue.EndToEnd.Tests.Runner;
 /// commits is the one MergeQueue's own jobs post, run from the simulator's tarballs.
 /// </summary>
 [CancelAfter(180_000)]
-public class RunnerEndToEndTests
+public partial class RunnerEndToEndTests
 {
     private const string TestScript = """
         #!/bin/sh
@@ -53,9 +53,12 @@ public class RunnerEndToEndTests
         ["MergeQueue:Dashboard:Public"] = publicDashboard ? "true" : "false",
     };
 
-    private static async Task<ServiceTester> StartAsync(string config, bool publicDashboard = true)
+    /// <param name="api">with <see cref="AdminKey"/> as the API's admin key</param>
+    private static async Task<ServiceTester> StartAsync(string config, bool publicDashboard = true, bool api = false)
     {
-        var t = await ServiceTester.StartAsync(config, NoCi, Settings(publicDashboard));
+        var settings = Settings(publicDashboard);
+        if (api) settings["MergeQueue:Api:AdminKey"] = AdminKey;
+        var t = await ServiceTester.StartAsync(config, NoCi, settings);
         await t.Control.CommitAsync(ServiceTester.Repo, "main", new Dictionary<string, string?> { ["test.sh"] = TestScript }, "Add the test script", createBranch: false);
         return t;
     }

@@ -60,6 +60,32 @@ public sealed class OctokitGitHubTests : SimulatorTest
     }
 
     [Test]
+    public async Task GetOpenPullRequests_ListsOpenOnes_NotClosed()
+    {
+        await Control.CreateUserAsync("alice");
+        var open = await Control.OpenPullRequestWithFilesAsync(RepoName, "open", new Dictionary<string, string?> { ["o.txt"] = "o\n" }, "Open", author: "alice");
+        var closed = await Control.OpenPullRequestWithFilesAsync(RepoName, "closed", new Dictionary<string, string?> { ["c.txt"] = "c\n" }, "Closed", author: "alice");
+        await Control.ClosePullRequestAsync(RepoName, closed.Number);
+
+        var prs = await GitHub.GetOpenPullRequestsAsync(Repo, None);
+
+        prs.Select(p => (p.Number, p.HeadSha.Value, p.Open)).Should().Equal((open.Number, open.HeadSha, true));
+    }
+
+    [Test]
+    public async Task GetBranches_EveryBranchWithItsHead_InOneCall()
+    {
+        var feature = await BranchWith("mergequeue/staging/main/7", new Dictionary<string, string?> { ["s.txt"] = "s\n" });
+
+        await Control.ClearApiCallsAsync();
+
+        var branches = await GitHub.GetBranchesAsync(Repo, None);
+
+        (await Control.ApiCallsAsync()).Should().ContainSingle();
+        branches.Should().BeEquivalentTo(new Dictionary<string, CommitSha> { ["main"] = new(MainSha), ["mergequeue/staging/main/7"] = feature });
+    }
+
+    [Test]
     public async Task GetReviews_ListsSubmittedReviewsOldestFirst_WithTheirCommit()
     {
         await Control.CreateUserAsync("alice");
