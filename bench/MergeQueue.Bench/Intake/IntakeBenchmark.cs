@@ -10,6 +10,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace MergeQueue.Bench.Intake;
 
@@ -161,7 +162,9 @@ public static partial class IntakeBenchmark
     private static async Task WriteJsonAsync<T>(Options options, T result)
     {
         if (options.Json is not { } json) return;
-        await File.WriteAllTextAsync(json, JsonSerializer.Serialize(result, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+        // Named literals: a run with no measured request has NaN percentiles, which plain JSON numbers cannot hold.
+        var settings = new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+        await File.WriteAllTextAsync(json, JsonSerializer.Serialize(result, settings));
         Console.WriteLine($"intake: wrote {json}");
     }
 
