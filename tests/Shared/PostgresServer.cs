@@ -53,7 +53,11 @@ public sealed class PostgresServer : IAsyncDisposable
         }
     }
 
-    public static async Task<PostgresServer> StartAsync()
+    /// <param name="durable">
+    /// Off (tests): fsync, synchronous commit and full page writes off, as a test server needs no durability and
+    /// the suite runs on two cores. On (benchmarks): all three on, as in production, so a commit waits for the disk.
+    /// </param>
+    public static async Task<PostgresServer> StartAsync(bool durable = false)
     {
         if (!File.Exists(Path.Combine(BinDirectory, "initdb")))
             throw new InvalidOperationException($"PostgreSQL 15 is not installed ({BinDirectory}/initdb is missing): apt-get install postgresql-15 (scripts/test.sh does).");
@@ -62,11 +66,11 @@ public sealed class PostgresServer : IAsyncDisposable
         var data = Path.Combine(directory, "data");
         var asRoot = Environment.UserName == "root";
         if (asRoot) await RunAsync("chown", $"postgres:postgres {directory}", asPostgres: false);
-        await RunAsync(Path.Combine(BinDirectory, "initdb"), $"-D {data} -U postgres --auth=trust -E UTF8 --no-sync", asRoot);
+        await RunAsync(Path.Combine(BinDirectory, "initdb"), $"-D {data} -U postgres --auth=trust -E UTF8{(durable ? "" : " --no-sync")}", asRoot);
         var port = FreePort();
-        // fsync off: a test server needs no durability, and the suite runs on two cores.
+        var durability = durable ? "-c fsync=on -c synchronous_commit=on -c full_page_writes=on" : "-c fsync=off -c synchronous_commit=off -c full_page_writes=off";
         await RunAsync(Path.Combine(BinDirectory, "pg_ctl"),
-            $"-D {data} -l {directory}/server.log -w -t 60 -o \"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300\" start",
+            $"-D {data} -l {directory}/server.log -w -t 60 -o \"-p {port} -k {directory} -c listen_addresses=127.0.0.1 {durability} -c max_connections=300\" start",
             asRoot);
         return new PostgresServer(directory, port);
     }

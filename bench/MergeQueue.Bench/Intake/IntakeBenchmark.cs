@@ -1,4 +1,6 @@
 using Microsoft.Data.Sqlite;
+using Npgsql;
+using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -8,6 +10,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace MergeQueue.Bench.Intake;
 
@@ -16,12 +19,14 @@ namespace MergeQueue.Bench.Intake;
 /// 127.0.0.1 port with a temporary SQLite file, posts GitHub's real <c>pull_request.opened</c> and
 /// <c>issue_comment.created</c> payloads, signed and each with its own delivery id, over keep-alive
 /// connections, and reports throughput, latency and the service's peak memory. Then it stops the
-/// service and checks that every delivery answered 202 is a row of the inbox.
+/// service and checks that every delivery answered 202 is a row of the inbox. With <c>--postgres</c>
+/// the same load runs against SQLite, one instance on PostgreSQL and several on one PostgreSQL database
+/// (IntakeBenchmark.Postgres.cs).
 /// </summary>
-public static class IntakeBenchmark
+public static partial class IntakeBenchmark
 {
     private const string Usage =
-        "usage: dotnet run -c Release --project bench/MergeQueue.Bench -- intake [--duration 15s] [--warmup 3s] [--connections 32] [--json FILE] [--no-build] [--keep]";
+        "usage: dotnet run -c Release --project bench/MergeQueue.Bench -- intake [--duration 15s] [--warmup 3s] [--connections 32] [--postgres [--instances 3] [--rounds 1]] [--no-node] [--json FILE] [--no-build] [--keep]";
 
     // The fixtures' repository. The simulator holds it without .github/mergequeue.yml, so the service's
     // background processing finds it not managed (one config read, then cached) and the run measures intake.
@@ -57,8 +62,8 @@ public static class IntakeBenchmark
 
         var temp = Directory.CreateTempSubdirectory("mergequeue-intake-");
         var keepTemp = false;
+        Bench? bench = null;
         Process? simulator = null;
-        Process? service = null;
         try
         {
             if (!options.NoBuild && !await BuildServiceAsync(root, temp.FullName))
@@ -99,102 +104,133 @@ public static class IntakeBenchmark
                 return 1;
             }
 
-            var serviceUrl = new Uri($"http://127.0.0.1:{FreePort()}/");
-            var database = Path.Combine(temp.FullName, "intake.db");
-            var serviceLog = Path.Combine(temp.FullName, "service.log");
-            service = StartLogged(serviceLog, temp.FullName,
-            [
-                serviceDll,
-                $"--Urls={serviceUrl.ToString().TrimEnd('/')}",
-                $"--ConnectionStrings:MergeQueue=Data Source={database}",
-                $"--MergeQueue:GitHub:WebhookSecret={secret}",
-                $"--MergeQueue:GitHub:Token={token}",
-                $"--MergeQueue:GitHub:ApiUrl={simulatorUrl}",
-            ]);
-            if (!await WaitForOkAsync(control, new Uri(serviceUrl, "healthz"), service, TimeSpan.FromSeconds(120)))
-            {
-                keepTemp = true;
-                await FailStartAsync("the service", serviceLog);
-                return 1;
-            }
-
-            Console.WriteLine($"intake: service pid {service.Id} at {serviceUrl} (Release, SQLite {database}); GitHub API: simulator at {simulatorUrl}, {Owner}/{Repo} not managed");
+            bench = new Bench(root, temp.FullName, serviceDll, simulatorUrl, secret, token, payloads, options, control);
+            Console.WriteLine($"intake: GitHub API: simulator at {simulatorUrl}, {Owner}/{Repo} not managed");
             Console.WriteLine($"intake: {options.Connections} connections, warm-up {Seconds(options.Warmup)} s, measuring {Seconds(options.Duration)} s; payloads "
                 + string.Join(", ", payloads.Select(p => $"{p.Event} ({p.Body.Length} bytes)")));
-
-            using var sampling = new CancellationTokenSource();
-            var sampler = SampleMaxRssAsync(service.Id, sampling.Token);
-            var load = await RunLoadAsync(new Uri(serviceUrl, "webhooks/github"), payloads, options);
-            await sampling.CancelAsync();
-            var maxSampledRssKb = await sampler;
-            var peakRssKb = ReadStatusKb(service.Id, "VmHWM:");
-            var aliveAfterLoad = !service.HasExited;
-
-            var exitCode = await StopAsync(service);
-            service = null;
-            Inbox inbox;
-            try
-            {
-                inbox = await ReadInboxAsync(database, load.AcceptedIds);
-            }
-            catch (Exception e)
-            {
-                keepTemp = true;
-                await Console.Error.WriteLineAsync($"intake: FAIL: could not read the inbox of {database}: {e.Message}");
-                return 1;
-            }
-
-            // The reference: the same load against a Node @octokit/webhooks receiver that only verifies.
-            var node = await RunNodeAsync(root, temp.FullName, secret, payloads, options);
-
-            var result = new Result(
-                Date: DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
-                Cores: Environment.ProcessorCount,
-                Connections: options.Connections,
-                WarmupSeconds: options.Warmup.TotalSeconds,
-                DurationSeconds: options.Duration.TotalSeconds,
-                GitHubApi: "simulator (repository not managed)",
-                MeasuredRequests: load.Latencies.Count,
-                RequestsPerSecond: load.Latencies.Count / options.Duration.TotalSeconds,
-                P50Ms: Percentile(load.Latencies, 0.50),
-                P99Ms: Percentile(load.Latencies, 0.99),
-                Non2xx: load.MeasuredNon2xx,
-                Non2xxIncludingWarmup: load.AllNon2xx,
-                TransportErrors: load.TransportErrors,
-                Statuses: load.Statuses.OrderBy(s => s.Key).ToDictionary(s => s.Key.ToString(CultureInfo.InvariantCulture), s => s.Value),
-                Accepted202: load.AcceptedIds.Count,
-                Rows: inbox.Rows,
-                Missing: inbox.Missing,
-                ProcessedBeforeStop: inbox.Processed,
-                PeakRssMiB: peakRssKb / 1024.0,
-                MaxSampledRssMiB: maxSampledRssKb / 1024.0,
-                ServiceExitCode: exitCode,
-                Node: node,
-                Passed: aliveAfterLoad && inbox.Rows >= load.AcceptedIds.Count && inbox.Missing == 0);
-            Print(result);
-            if (options.Json is { } json)
-            {
-                await File.WriteAllTextAsync(json, JsonSerializer.Serialize(result, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
-                Console.WriteLine($"intake: wrote {json}");
-            }
-
-            if (!aliveAfterLoad)
-                await Console.Error.WriteLineAsync($"intake: FAIL: the service exited during the run; its log: {serviceLog}");
-            if (inbox.Rows < load.AcceptedIds.Count || inbox.Missing > 0)
-                await Console.Error.WriteLineAsync($"intake: FAIL: {load.AcceptedIds.Count} deliveries answered 202 but the inbox holds {inbox.Rows} rows ({inbox.Missing} of the accepted ids missing); service log: {serviceLog}");
-            keepTemp = options.Keep || !result.Passed;
-            return result.Passed ? 0 : 1;
+            return options.Postgres ? await ComparePostgresAsync(bench) : await RunSqliteAsync(bench);
         }
         finally
         {
-            await StopAsync(service);
             await StopAsync(simulator);
-            if (keepTemp) Console.Error.WriteLine($"intake: kept {temp.FullName} (logs, database)");
+            if (keepTemp || options.Keep || bench?.KeepTemp == true) Console.Error.WriteLine($"intake: kept {temp.FullName} (logs, database)");
             else TryDelete(temp);
         }
     }
 
+    /// <summary>The default run: one instance on SQLite, then the Node receiver.</summary>
+    private static async Task<int> RunSqliteAsync(Bench bench)
+    {
+        var options = bench.Options;
+        var run = await RunServiceAsync(bench, Target.Sqlite(bench.Temp));
+        if (run is null) return 1;
+
+        // The reference: the same load against a Node @octokit/webhooks receiver that only verifies.
+        var node = options.NoNode ? null : await RunNodeAsync(bench.Root, bench.Temp, bench.Secret, bench.Payloads, options);
+
+        var result = new Result(
+            Date: Today,
+            Cores: Environment.ProcessorCount,
+            Connections: options.Connections,
+            WarmupSeconds: options.Warmup.TotalSeconds,
+            DurationSeconds: options.Duration.TotalSeconds,
+            GitHubApi: "simulator (repository not managed)",
+            MeasuredRequests: run.MeasuredRequests,
+            RequestsPerSecond: run.RequestsPerSecond,
+            P50Ms: run.P50Ms,
+            P99Ms: run.P99Ms,
+            Non2xx: run.Non2xx,
+            Non2xxIncludingWarmup: run.Non2xxIncludingWarmup,
+            TransportErrors: run.TransportErrors,
+            Statuses: run.Statuses,
+            Accepted202: run.Accepted202,
+            Rows: run.Rows,
+            Missing: run.Missing,
+            ProcessedBeforeStop: run.ProcessedBeforeStop,
+            PeakRssMiB: run.PeakRssMiB[0],
+            MaxSampledRssMiB: run.MaxSampledRssMiB[0],
+            ServiceExitCode: run.ExitCodes[0],
+            Node: node,
+            Passed: run.Passed);
+        Print(result);
+        await WriteJsonAsync(options, result);
+        return result.Passed ? 0 : 1;
+    }
+
+    private static string Today => DateTime.UtcNow.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    private static async Task WriteJsonAsync<T>(Options options, T result)
+    {
+        if (options.Json is not { } json) return;
+        // Named literals: a run with no measured request has NaN percentiles, which plain JSON numbers cannot hold.
+        var settings = new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+        await File.WriteAllTextAsync(json, JsonSerializer.Serialize(result, settings));
+        Console.WriteLine($"intake: wrote {json}");
+    }
+
     private sealed record Payload(string Event, byte[] Body, string Signature);
+
+    /// <summary>What every run of one command shares: the built service, the simulator as its GitHub, the signed payloads.</summary>
+    private sealed record Bench(
+        string Root, string Temp, string ServiceDll, Uri SimulatorUrl, string Secret, string Token, Payload[] Payloads, Options Options, HttpClient Control)
+    {
+        /// <summary>Set by a failing run: the temporary directory (logs, databases) is kept.</summary>
+        public bool KeepTemp { get; set; }
+    }
+
+    /// <summary>The service under test: its database and how many instances share it.</summary>
+    /// <param name="Postmaster">The PostgreSQL server's main process, for its CPU; null on SQLite.</param>
+    /// <param name="Round">Which round of <c>--rounds</c> this run belongs to.</param>
+    private sealed record Target(string Name, string Provider, string ConnectionString, int Instances, int? Postmaster = null, int Round = 1)
+    {
+        public static Target Sqlite(string temp, int round = 1) =>
+            new("SQLite", "sqlite", $"Data Source={Path.Combine(temp, round == 1 ? "intake.db" : $"intake-{round}.db")}", 1, Round: round);
+
+        public static Target Postgres(string connectionString, int instances, int? postmaster) =>
+            new($"PostgreSQL, {instances} instance{(instances == 1 ? "" : "s")}", "postgres", connectionString, instances, postmaster);
+
+        /// <summary>For file names: <c>sqlite</c>, <c>postgres-3</c>, <c>postgres-3-round2</c>.</summary>
+        public string Key => (Provider == "sqlite" ? "sqlite" : $"{Provider}-{Instances}") + (Round == 1 ? "" : $"-round{Round}");
+
+        /// <summary>The service's command line for instance <paramref name="index"/>, database part.</summary>
+        public string[] Arguments(int index) => Provider == "sqlite"
+            ? [$"--ConnectionStrings:MergeQueue={ConnectionString}"]
+            : ["--MergeQueue:Database:Provider=postgres", $"--ConnectionStrings:MergeQueue={ConnectionString}", $"--MergeQueue:Cluster:InstanceId=bench-{index + 1}"];
+    }
+
+    /// <summary>One run of the load against one <see cref="Target"/>, and what its inbox holds afterwards.</summary>
+    private sealed record RunResult(
+        string Name,
+        int Round,
+        string Database,
+        int Instances,
+        long MeasuredRequests,
+        double RequestsPerSecond,
+        double P50Ms,
+        double P99Ms,
+        long Non2xx,
+        long Non2xxIncludingWarmup,
+        long TransportErrors,
+        Dictionary<string, long> Statuses,
+        long Accepted202,
+        long Rows,
+        long Missing,
+        long ProcessedBeforeStop,
+        double?[] PeakRssMiB,
+        double[] MaxSampledRssMiB,
+        int?[] ExitCodes,
+        CpuUsage Cpu,
+        bool Passed)
+    {
+        /// <summary>PostgreSQL's WAL flushes during the run (pg_stat_wal); null on SQLite.</summary>
+        public long? WalSyncs { get; init; }
+
+        /// <summary>Transactions committed in the run's PostgreSQL database (pg_stat_database); null on SQLite.</summary>
+        public long? Transactions { get; init; }
+
+        /// <summary>Rows the run's PostgreSQL database returned or fetched to its queries (pg_stat_database); null on SQLite.</summary>
+        public long? RowsRead { get; init; }
+    }
 
     private sealed record Result(
         string Date,
@@ -224,6 +260,95 @@ public static class IntakeBenchmark
     /// <summary>The Node receiver's figures under the same load, in the same run.</summary>
     private sealed record NodeResult(double RequestsPerSecond, double P50Ms, double P99Ms, long Non2xx, double? PeakRssMiB);
 
+    /// <summary>
+    /// Starts the target's instances on its database, runs the load round-robin across them (each poster picks
+    /// the next instance per request), stops them (SIGTERM) and reads the inbox: every delivery answered 202
+    /// must be a row. Null, with the reason on stderr, when an instance did not start.
+    /// </summary>
+    private static async Task<RunResult?> RunServiceAsync(Bench bench, Target target)
+    {
+        var urls = Enumerable.Range(0, target.Instances).Select(_ => new Uri($"http://127.0.0.1:{FreePort()}/")).ToArray();
+        var logs = urls.Select((_, i) => Path.Combine(bench.Temp, $"service-{target.Key}-{i + 1}.log")).ToArray();
+        var services = new Process?[target.Instances];
+        try
+        {
+            for (var i = 0; i < services.Length; i++)
+            {
+                services[i] = StartLogged(logs[i], bench.Temp,
+                [
+                    bench.ServiceDll,
+                    $"--Urls={urls[i].ToString().TrimEnd('/')}",
+                    .. target.Arguments(i),
+                    $"--MergeQueue:GitHub:WebhookSecret={bench.Secret}",
+                    $"--MergeQueue:GitHub:Token={bench.Token}",
+                    $"--MergeQueue:GitHub:ApiUrl={bench.SimulatorUrl}",
+                ]);
+            }
+            for (var i = 0; i < services.Length; i++)
+            {
+                if (await WaitForOkAsync(bench.Control, new Uri(urls[i], "healthz"), services[i]!, TimeSpan.FromSeconds(120))) continue;
+                bench.KeepTemp = true;
+                await FailStartAsync($"the service ({target.Name}, instance {i + 1})", logs[i]);
+                return null;
+            }
+            var pids = services.Select(s => s!.Id).ToArray();
+            Console.WriteLine($"intake: {target.Name}: service pid {string.Join(", ", pids)} at {string.Join(", ", urls.Select(u => u.ToString()))} (Release)");
+
+            using var sampling = new CancellationTokenSource();
+            var sampler = SampleMaxRssAsync(pids, sampling.Token);
+            var load = await RunLoadAsync([.. urls.Select(u => new Uri(u, "webhooks/github"))], bench.Payloads, bench.Options, pids, target.Postmaster);
+            await sampling.CancelAsync();
+            var maxSampledRssKb = await sampler;
+            var peakRssKb = pids.Select(pid => ReadStatusKb(pid, "VmHWM:")).ToArray();
+            var aliveAfterLoad = services.All(s => !s!.HasExited);
+
+            var exitCodes = await Task.WhenAll(services.Select(StopAsync));
+            Array.Clear(services);
+            Inbox? inbox = null;
+            try
+            {
+                inbox = await ReadInboxAsync(target, load.AcceptedIds);
+            }
+            catch (Exception e)
+            {
+                await Console.Error.WriteLineAsync($"intake: FAIL: {target.Name}: could not read the inbox: {e.Message}");
+            }
+
+            if (!aliveAfterLoad)
+                await Console.Error.WriteLineAsync($"intake: FAIL: {target.Name}: an instance exited during the run; logs: {string.Join(", ", logs)}");
+            if (inbox is not null && (inbox.Rows < load.AcceptedIds.Count || inbox.Missing > 0))
+                await Console.Error.WriteLineAsync($"intake: FAIL: {target.Name}: {load.AcceptedIds.Count} deliveries answered 202 but the inbox holds {inbox.Rows} rows ({inbox.Missing} of the accepted ids missing); logs: {string.Join(", ", logs)}");
+            var passed = aliveAfterLoad && inbox is not null && inbox.Rows >= load.AcceptedIds.Count && inbox.Missing == 0;
+            if (!passed) bench.KeepTemp = true;
+            return new RunResult(
+                Name: target.Name,
+                Round: target.Round,
+                Database: target.Provider,
+                Instances: target.Instances,
+                MeasuredRequests: load.Latencies.Count,
+                RequestsPerSecond: load.Latencies.Count / bench.Options.Duration.TotalSeconds,
+                P50Ms: Percentile(load.Latencies, 0.50),
+                P99Ms: Percentile(load.Latencies, 0.99),
+                Non2xx: load.MeasuredNon2xx,
+                Non2xxIncludingWarmup: load.AllNon2xx,
+                TransportErrors: load.TransportErrors,
+                Statuses: load.Statuses.OrderBy(s => s.Key).ToDictionary(s => s.Key.ToString(CultureInfo.InvariantCulture), s => s.Value),
+                Accepted202: load.AcceptedIds.Count,
+                Rows: inbox?.Rows ?? 0,
+                Missing: inbox?.Missing ?? load.AcceptedIds.Count,
+                ProcessedBeforeStop: inbox?.Processed ?? 0,
+                PeakRssMiB: [.. peakRssKb.Select(kb => kb / 1024.0)],
+                MaxSampledRssMiB: [.. maxSampledRssKb.Select(kb => kb / 1024.0)],
+                ExitCodes: exitCodes,
+                Cpu: load.Cpu,
+                Passed: passed);
+        }
+        finally
+        {
+            await Task.WhenAll(services.Select(StopAsync));
+        }
+    }
+
     private static void Print(Result r)
     {
         var f = CultureInfo.InvariantCulture;
@@ -247,7 +372,7 @@ public static class IntakeBenchmark
                 + $"p99 {r.P99Ms:F1} ms (goal < 30): {(r.P99Ms < 30 ? "met" : "MISSED")}; peak RSS {r.PeakRssMiB:F0} MiB (goal < 150): {(r.PeakRssMiB < 150 ? "met" : "MISSED")}"));
         }
         else
-            Console.WriteLine("node         not measured (see the message above)");
+            Console.WriteLine("node         not measured (--no-node, or see the message above)");
         Console.WriteLine();
         Console.WriteLine(r.Passed ? "intake: PASS" : "intake: FAIL");
     }
@@ -265,9 +390,14 @@ public static class IntakeBenchmark
     }
 
     private sealed record LoadResult(
-        List<double> Latencies, List<string> AcceptedIds, Dictionary<int, long> Statuses, long MeasuredNon2xx, long AllNon2xx, long TransportErrors);
+        List<double> Latencies, List<string> AcceptedIds, Dictionary<int, long> Statuses, long MeasuredNon2xx, long AllNon2xx, long TransportErrors, CpuUsage Cpu);
 
-    private static async Task<LoadResult> RunLoadAsync(Uri url, Payload[] payloads, Options options)
+    /// <summary>
+    /// The load: <see cref="Options.Connections"/> posters, each sending its next request to the next of
+    /// <paramref name="urls"/>; the CPU of the machine, of <paramref name="pids"/>, of the PostgreSQL server and
+    /// of this process is measured over the measured window.
+    /// </summary>
+    private static async Task<LoadResult> RunLoadAsync(Uri[] urls, Payload[] payloads, Options options, int[] pids, int? postmaster = null)
     {
         using var handler = new SocketsHttpHandler
         {
@@ -281,8 +411,9 @@ public static class IntakeBenchmark
         var start = Stopwatch.GetTimestamp();
         var measureStart = start + Ticks(options.Warmup);
         var end = measureStart + Ticks(options.Duration);
+        var cpu = CpuUsage.MeasureAsync(pids, postmaster, measureStart, end);
         var loops = Enumerable.Range(0, options.Connections)
-            .Select(i => Task.Run(() => RunLoopAsync(client, url, payloads, i, measureStart, end)))
+            .Select(i => Task.Run(() => RunLoopAsync(client, urls, payloads, i, measureStart, end)))
             .ToArray();
         var results = await Task.WhenAll(loops);
 
@@ -292,17 +423,18 @@ public static class IntakeBenchmark
         foreach (var (status, count) in results.SelectMany(r => r.Statuses))
             statuses[status] = statuses.GetValueOrDefault(status) + count;
         return new LoadResult(latencies, results.SelectMany(r => r.AcceptedIds).ToList(), statuses,
-            results.Sum(r => r.MeasuredNon2xx), results.Sum(r => r.AllNon2xx), results.Sum(r => r.TransportErrors));
+            results.Sum(r => r.MeasuredNon2xx), results.Sum(r => r.AllNon2xx), results.Sum(r => r.TransportErrors), await cpu);
     }
 
     /// <summary>One connection's worth of load: one request at a time until <paramref name="end"/>.</summary>
-    private static async Task<LoopResult> RunLoopAsync(HttpClient client, Uri url, Payload[] payloads, int index, long measureStart, long end)
+    private static async Task<LoopResult> RunLoopAsync(HttpClient client, Uri[] urls, Payload[] payloads, int index, long measureStart, long end)
     {
         var result = new LoopResult();
         var contentType = new MediaTypeHeaderValue("application/json");
         for (var n = index; Stopwatch.GetTimestamp() < end; n++)
         {
             var payload = payloads[n % payloads.Length];
+            var url = urls[n % urls.Length];
             var deliveryId = Guid.NewGuid().ToString();
             using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(payload.Body) };
             request.Content.Headers.ContentType = contentType;
@@ -385,7 +517,7 @@ public static class IntakeBenchmark
                 return null;
             }
             Console.WriteLine($"intake: Node receiver pid {node.Id} at {url} (@octokit/webhooks, verify only); same load");
-            var load = await RunLoadAsync(new Uri(url, "webhooks/github"), payloads, options);
+            var load = await RunLoadAsync([new Uri(url, "webhooks/github")], payloads, options, [node.Id]);
             return new NodeResult(load.Latencies.Count / options.Duration.TotalSeconds, Percentile(load.Latencies, 0.50), Percentile(load.Latencies, 0.99),
                 load.MeasuredNon2xx, ReadStatusKb(node.Id, "VmHWM:") / 1024.0);
         }
@@ -397,16 +529,17 @@ public static class IntakeBenchmark
 
     // ---- memory ----
 
-    /// <summary>The largest VmRSS seen, read every 100 ms until cancelled.</summary>
-    private static async Task<long> SampleMaxRssAsync(int pid, CancellationToken ct)
+    /// <summary>The largest VmRSS seen of each process, read every 100 ms until cancelled.</summary>
+    private static async Task<long[]> SampleMaxRssAsync(int[] pids, CancellationToken ct)
     {
-        long max = 0;
+        var max = new long[pids.Length];
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
         try
         {
             do
             {
-                if (ReadStatusKb(pid, "VmRSS:") is { } kb && kb > max) max = kb;
+                for (var i = 0; i < pids.Length; i++)
+                    if (ReadStatusKb(pids[i], "VmRSS:") is { } kb && kb > max[i]) max[i] = kb;
             }
             while (await timer.WaitForNextTickAsync(ct));
         }
@@ -436,9 +569,11 @@ public static class IntakeBenchmark
     private sealed record Inbox(long Rows, long Missing, long Processed);
 
     /// <summary>Reads the inbox table once the service has stopped: its rows, and which accepted ids are not among them.</summary>
-    private static async Task<Inbox> ReadInboxAsync(string database, List<string> acceptedIds)
+    private static async Task<Inbox> ReadInboxAsync(Target target, List<string> acceptedIds)
     {
-        await using var connection = new SqliteConnection($"Data Source={database};Mode=ReadWrite;Pooling=False");
+        await using DbConnection connection = target.Provider == "sqlite"
+            ? new SqliteConnection($"{target.ConnectionString};Mode=ReadWrite;Pooling=False")
+            : new NpgsqlConnection(new NpgsqlConnectionStringBuilder(target.ConnectionString) { Pooling = false }.ConnectionString);
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT delivery_id, processed_at IS NOT NULL FROM webhook_delivery";
@@ -449,7 +584,7 @@ public static class IntakeBenchmark
         {
             rows++;
             ids.Add(reader.GetString(0));
-            if (reader.GetInt64(1) != 0) processed++;
+            if (reader.GetBoolean(1)) processed++;
         }
         return new Inbox(rows, acceptedIds.Count(id => !ids.Contains(id)), processed);
     }
@@ -588,7 +723,9 @@ public static class IntakeBenchmark
 
     // ---- options ----
 
-    private sealed record Options(TimeSpan Duration, TimeSpan Warmup, int Connections, string? Json, bool NoBuild, bool Keep)
+    /// <param name="Postgres">Run SQLite, one instance on PostgreSQL and <paramref name="Instances"/> on one PostgreSQL database, <paramref name="Rounds"/> times.</param>
+    private sealed record Options(
+        TimeSpan Duration, TimeSpan Warmup, int Connections, string? Json, bool NoBuild, bool Keep, bool Postgres = false, int Instances = 3, int Rounds = 1, bool NoNode = false)
     {
         public static bool TryParse(string[] args, out Options options, out string error)
         {
@@ -597,12 +734,18 @@ public static class IntakeBenchmark
             for (var i = 0; i < args.Length; i++)
             {
                 var (name, value) = args[i].Split('=', 2) is [var n, var v] ? (n, (string?)v) : (args[i], null);
-                if (name is "--no-build" or "--keep")
+                if (value is null && name is "--no-build" or "--keep" or "--postgres" or "--no-node")
                 {
-                    options = name == "--keep" ? options with { Keep = true } : options with { NoBuild = true };
+                    options = name switch
+                    {
+                        "--keep" => options with { Keep = true },
+                        "--postgres" => options with { Postgres = true },
+                        "--no-node" => options with { NoNode = true },
+                        _ => options with { NoBuild = true },
+                    };
                     continue;
                 }
-                if (value is null && i + 1 < args.Length && name is "--duration" or "--warmup" or "--connections" or "--json") value = args[++i];
+                if (value is null && i + 1 < args.Length && name is "--duration" or "--warmup" or "--connections" or "--instances" or "--rounds" or "--json") value = args[++i];
                 switch (name)
                 {
                     case "--duration" when TryDuration(value, out var d) && d > TimeSpan.Zero:
@@ -614,6 +757,12 @@ public static class IntakeBenchmark
                     case "--connections" when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var c) && c is >= 1 and <= 1024:
                         options = options with { Connections = c };
                         break;
+                    case "--instances" when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var count) && count is >= 2 and <= 16:
+                        options = options with { Instances = count };
+                        break;
+                    case "--rounds" when int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var rounds) && rounds is >= 1 and <= 20:
+                        options = options with { Rounds = rounds };
+                        break;
                     case "--json" when !string.IsNullOrWhiteSpace(value):
                         options = options with { Json = value };
                         break;
@@ -621,6 +770,11 @@ public static class IntakeBenchmark
                         error = $"intake: bad option {args[i]}{(value is not null && !args[i].Contains('=') ? " " + value : "")}";
                         return false;
                 }
+            }
+            if ((options.Instances != 3 || options.Rounds != 1) && !options.Postgres)
+            {
+                error = "intake: --instances and --rounds need --postgres";
+                return false;
             }
             return true;
         }
