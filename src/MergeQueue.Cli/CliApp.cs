@@ -183,7 +183,7 @@ public static class CliApp
         var keys = new Command("keys", "API keys (admin)");
 
         var name = new Option<string>("--name") { Description = "A name for the key (the actor in the audit log)", Required = true };
-        var role = RoleOption(required: true);
+        var role = RoleOption(required: true, key: true);
         var repos = RepoListOption();
         var create = new Command("create", "Create a key; its secret is shown only this once") { name, role, repos };
         act(create, r => ("keys", new { name = r.GetValue(name), role = r.GetValue(role), repos = Repos(r.GetValue(repos)) }),
@@ -299,8 +299,10 @@ public static class CliApp
 
     private static Argument<long> IdArgument() => new("id") { Description = "Numeric id" };
 
-    private static Option<string?> RoleOption(bool required) =>
-        new Option<string?>("--role") { Description = "admin, user or read-only", Required = required }.AcceptOnlyFromAmong("admin", "user", "read-only");
+    /// <param name="key">a key's role: also <c>runner</c> (an external runner process's key)</param>
+    private static Option<string?> RoleOption(bool required, bool key = false) => key
+        ? new Option<string?>("--role") { Description = "admin, user, read-only or runner (an external runner's key)", Required = required }.AcceptOnlyFromAmong("admin", "user", "read-only", "runner")
+        : new Option<string?>("--role") { Description = "admin, user or read-only", Required = required }.AcceptOnlyFromAmong("admin", "user", "read-only");
 
     private static Option<string[]?> RepoListOption() =>
         new("--repo") { Description = "A repository (owner/repo) a user role may act on; repeat for more", AllowMultipleArgumentsPerToken = false };

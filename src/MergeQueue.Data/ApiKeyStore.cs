@@ -6,16 +6,26 @@ using MergeQueue.Core;
 
 namespace MergeQueue.Data;
 
-/// <summary>The three roles of the REST API and the dashboard (seed 002).</summary>
+/// <summary>
+/// The three roles of the REST API and the dashboard (seed 002), and <see cref="Runner"/>, a role for API
+/// keys only: an external runner process's key, which may claim and run jobs and do nothing else.
+/// </summary>
 public static class ApiRoles
 {
     public const string Admin = "admin";
     public const string User = "user";
     public const string ReadOnly = "read-only";
+    public const string Runner = "runner";
 
+    /// <summary>The roles of people (dashboard users).</summary>
     public static readonly IReadOnlyList<string> All = [Admin, User, ReadOnly];
 
+    /// <summary>The roles of API keys.</summary>
+    public static readonly IReadOnlyList<string> ForKeys = [Admin, User, ReadOnly, Runner];
+
     public static bool IsValid(string? role) => role is not null && All.Contains(role);
+
+    public static bool IsValidForKey(string? role) => role is not null && ForKeys.Contains(role);
 }
 
 /// <summary>An API key as listed: never its secret.</summary>

@@ -11,10 +11,13 @@ namespace MergeQueue.Data;
 public sealed record JobLogChunk(int Try, DateTimeOffset At, string Text);
 
 /// <summary>
-/// The built-in runner's jobs and logs (migration 0011 / PostgreSQL 0002). Claiming is one
+/// The built-in runner's jobs and logs (migrations 0011 and 0013 / PostgreSQL 0002 and 0004). Claiming is one
 /// <c>UPDATE … WHERE state = 'queued' … RETURNING</c>: with several instances on one database a job
 /// is claimed by exactly one. A running job is cancelled by its row: the worker running it reads the
-/// state while it runs and kills the process.
+/// state while it runs and kills the process. Whoever claimed a job (<c>claimed_by</c>: an instance id,
+/// or <see cref="ExternalPrefix"/> and a token fresh for each claim of an external runner) renews its
+/// heartbeat while it runs and is the only one whose reports count: once the job was queued again and
+/// claimed by another, the first one's heartbeat, retries and verdict are refused.
 /// </summary>
 public sealed class RunnerJobStore(Database database, TimeProvider time)
 {
@@ -24,6 +27,9 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
         attempt_id AS AttemptId, spec AS Spec, state AS State, description AS Description, tries AS Tries, exit_code AS ExitCode,
         claimed_by AS ClaimedBy, created_at AS CreatedAt, started_at AS StartedAt, finished_at AS FinishedAt
         """;
+
+    /// <summary>How the claims of external runner processes begin (an instance's claims are its instance id).</summary>
+    public const string ExternalPrefix = "runner:";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -70,8 +76,8 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
         return row;
     }
 
-    /// <summary>Takes the oldest queued job for <paramref name="instance"/> (running, one more try), or null when none waits.</summary>
-    public async Task<RunnerJob?> ClaimAsync(string instance, CancellationToken ct = default)
+    /// <summary>Takes the oldest queued job for <paramref name="claimer"/> (running, one more try, heartbeat now), or null when none waits.</summary>
+    public async Task<RunnerJob?> ClaimAsync(string claimer, CancellationToken ct = default)
     {
         await using var connection = await database.OpenAsync(ct);
         // Two instances may pick the same id; the state test in the UPDATE lets only one of them have it.
@@ -83,26 +89,31 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
             await using var tx = database.BeginWrite(connection);
             var claimed = await connection.QuerySingleOrDefaultAsync<Row>(new CommandDefinition(
                 $"""
-                UPDATE runner_job SET state = 'running', claimed_by = @Instance, started_at = @Now, tries = tries + 1, description = @Description
+                UPDATE runner_job SET state = 'running', claimed_by = @Claimer, started_at = @Now, heartbeat_at = @Now, tries = tries + 1, description = @Description
                 WHERE id = @Id AND state = 'queued'
                 RETURNING {Columns}
-                """, new { Id = next, Instance = instance, Now, Description = Messages.JobRunning(1) }, tx, cancellationToken: ct));
+                """, new { Id = next, Claimer = claimer, Now, Description = Messages.JobRunning(1) }, tx, cancellationToken: ct));
             await tx.CommitAsync(ct);
             if (claimed is not null) return claimed.ToJob();
         }
         return null;
     }
 
-    /// <summary>Starts another try of a running job (a flaky retry): false when it is no longer running (cancelled).</summary>
-    public async Task<bool> StartTryAsync(long id, string description, CancellationToken ct = default) =>
-        await ExecuteAsync("UPDATE runner_job SET tries = tries + 1, description = @Description WHERE id = @Id AND state = 'running'",
-            new { Id = id, Description = description }, ct) == 1;
+    /// <summary>The claimer still runs the job: its heartbeat is renewed. False when the job is not its own any more (cancelled, or queued again).</summary>
+    public async Task<bool> HeartbeatAsync(long id, string claimer, CancellationToken ct = default) =>
+        await ExecuteAsync("UPDATE runner_job SET heartbeat_at = @Now WHERE id = @Id AND state = 'running' AND claimed_by = @Claimer",
+            new { Id = id, Claimer = claimer, Now }, ct) == 1;
 
-    /// <summary>Ends a running job; false when it was not running any more (cancelled meanwhile: that state stays).</summary>
-    public async Task<bool> FinishAsync(long id, JobState state, string description, int? exitCode, CancellationToken ct = default) =>
+    /// <summary>Starts another try of a running job (a flaky retry): false when it is no longer the claimer's (cancelled, queued again).</summary>
+    public async Task<bool> StartTryAsync(long id, string claimer, string description, CancellationToken ct = default) =>
+        await ExecuteAsync("UPDATE runner_job SET tries = tries + 1, description = @Description, heartbeat_at = @Now WHERE id = @Id AND state = 'running' AND claimed_by = @Claimer",
+            new { Id = id, Claimer = claimer, Description = description, Now }, ct) == 1;
+
+    /// <summary>Ends a running job; false when it was not the claimer's running job any more (cancelled meanwhile: that state stays).</summary>
+    public async Task<bool> FinishAsync(long id, string claimer, JobState state, string description, int? exitCode, CancellationToken ct = default) =>
         await ExecuteAsync(
-            "UPDATE runner_job SET state = @State, description = @Description, exit_code = @ExitCode, finished_at = @Now WHERE id = @Id AND state = 'running'",
-            new { Id = id, State = Name(state), Description = description, ExitCode = exitCode, Now }, ct) == 1;
+            "UPDATE runner_job SET state = @State, description = @Description, exit_code = @ExitCode, finished_at = @Now WHERE id = @Id AND state = 'running' AND claimed_by = @Claimer",
+            new { Id = id, Claimer = claimer, State = Name(state), Description = description, ExitCode = exitCode, Now }, ct) == 1;
 
     /// <summary>
     /// Cancels the queued and running jobs of a branch (its attempt ended, or it moved on to another commit:
@@ -184,19 +195,45 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
             "SELECT count(*) FROM runner_job WHERE state IN ('queued', 'running')", cancellationToken: ct));
     }
 
-    /// <summary>Puts a running job back in the queue (its instance is stopping): it runs again from the start.</summary>
-    public async Task<bool> ReleaseAsync(long id, CancellationToken ct = default) =>
-        await ExecuteAsync("UPDATE runner_job SET state = 'queued', claimed_by = NULL, description = @Description WHERE id = @Id AND state = 'running'",
-            new { Id = id, Description = Messages.JobQueued }, ct) == 1;
+    /// <summary>Puts the claimer's running job back in the queue (it is stopping): it runs again from the start.</summary>
+    public async Task<bool> ReleaseAsync(long id, string claimer, CancellationToken ct = default) =>
+        await ExecuteAsync("UPDATE runner_job SET state = 'queued', claimed_by = NULL, description = @Description WHERE id = @Id AND state = 'running' AND claimed_by = @Claimer",
+            new { Id = id, Claimer = claimer, Description = Messages.JobQueued }, ct) == 1;
 
     /// <summary>
     /// Puts the running jobs of instances that are gone back in the queue (their process died with them);
-    /// <paramref name="alive"/> are the instances still running theirs.
+    /// <paramref name="alive"/> are the instances still running theirs. External runners' jobs are left to
+    /// <see cref="RequeueStaleAsync"/>: they live as long as their heartbeats.
     /// </summary>
     public async Task<int> RequeueOrphansAsync(IReadOnlyList<string> alive, CancellationToken ct = default) =>
         await ExecuteAsync(
-            $"UPDATE runner_job SET state = 'queued', claimed_by = NULL, description = @Description WHERE state = 'running' AND (claimed_by IS NULL OR {database.NotIn("claimed_by", "Alive")})",
+            $"""
+            UPDATE runner_job SET state = 'queued', claimed_by = NULL, description = @Description
+            WHERE state = 'running' AND (claimed_by IS NULL OR {database.NotIn("claimed_by", "Alive")} AND claimed_by NOT LIKE '{ExternalPrefix}%')
+            """,
             new { Alive = alive.ToArray(), Description = Messages.JobQueued }, ct);
+
+    /// <summary>
+    /// Puts back in the queue the running jobs whose claimer has not renewed its heartbeat for
+    /// <paramref name="timeout"/> (a runner process that died, a machine that lost its network), and returns
+    /// them as they were. Their claimer's later reports are refused (see the class).
+    /// </summary>
+    public async Task<IReadOnlyList<RunnerJob>> RequeueStaleAsync(TimeSpan timeout, CancellationToken ct = default)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var args = new { Before = Now - (long)timeout.TotalMilliseconds, Description = Messages.JobQueued };
+        const string stale = "state = 'running' AND COALESCE(heartbeat_at, started_at, created_at) < @Before";
+        // Most calls find nothing: a read first, so they take no write lock.
+        if (await connection.ExecuteScalarAsync<long?>(new CommandDefinition($"SELECT id FROM runner_job WHERE {stale} LIMIT 1", args, cancellationToken: ct)) is null)
+            return [];
+        await using var tx = database.BeginWrite(connection);
+        var rows = (await connection.QueryAsync<Row>(new CommandDefinition(
+            $"SELECT {Columns} FROM runner_job WHERE {stale}", args, tx, cancellationToken: ct))).Select(r => r.ToJob()).ToList();
+        await connection.ExecuteAsync(new CommandDefinition(
+            $"UPDATE runner_job SET state = 'queued', claimed_by = NULL, description = @Description WHERE {stale}", args, tx, cancellationToken: ct));
+        await tx.CommitAsync(ct);
+        return rows;
+    }
 
     /// <summary>The log so far, every try, oldest first.</summary>
     public async Task<IReadOnlyList<JobLogChunk>> LogAsync(long id, CancellationToken ct = default)

@@ -4,6 +4,8 @@ using MergeQueue.Service.Sandbox;
 
 if (args.Length > 0 && args[0] == "sandbox")
     return await SandboxMode.RunAsync(args[1..]);
+if (args.Length > 0 && args[0] == MergeQueue.Service.Runner.ExternalRunner.Name)
+    return await MergeQueue.Service.Runner.ExternalRunner.RunAsync(args[1..], Console.Error);
 if (args.Length > 0 && args[0] == MigrateDbCommand.Name)
     return await MigrateDbCommand.RunAsync(args[1..], Console.Out, Console.Error);
 

@@ -57,8 +57,10 @@ public static class ServiceHost
                 + "it is a password to the whole API; make one with e.g. `openssl rand -base64 32`.");
         if (options.Retention.MaxAge <= TimeSpan.Zero)
             throw new InvalidOperationException($"MergeQueue:Retention:MaxAge must be positive, not {options.Retention.MaxAge}.");
-        if (options.Runner.Slots < 1)
-            throw new InvalidOperationException($"MergeQueue:Runner:Slots must be at least 1, not {options.Runner.Slots}.");
+        if (options.Runner.Slots < 0)
+            throw new InvalidOperationException($"MergeQueue:Runner:Slots must be 0 (external runners only) or more, not {options.Runner.Slots}.");
+        if (options.Runner.HeartbeatTimeout < TimeSpan.FromSeconds(1))
+            throw new InvalidOperationException($"MergeQueue:Runner:HeartbeatTimeout must be at least 1 second, not {options.Runner.HeartbeatTimeout}.");
         if (options.Database.Provider.ToLowerInvariant() is not ("sqlite" or "postgres"))
             throw new InvalidOperationException($"MergeQueue:Database:Provider '{options.Database.Provider}' is not supported: use sqlite (one instance) or postgres (any number).");
         NotificationTargets.Validate(options.Notifications);
@@ -110,6 +112,7 @@ public static class ServiceHost
         builder.Services.AddSingleton<Runner.RunnerSignal>();
         builder.Services.AddSingleton<Runner.JobScheduler>();
         builder.Services.AddSingleton<Runner.StatusReconciler>();
+        builder.Services.AddSingleton<Runner.JobHost>();
         if (options.Runner.Enabled) builder.Services.AddHostedService<Runner.RunnerWorker>();
 
         builder.Services.AddCluster(options);

@@ -28,8 +28,13 @@ public sealed class ServiceOptions
     public sealed class RunnerOptions
     {
         public bool Enabled { get; set; }
-        /// <summary>Jobs this process runs at once.</summary>
+        /// <summary>Jobs this process runs at once; 0: none (external runner processes run them, docs/runner.md).</summary>
         public int Slots { get; set; } = 1;
+        /// <summary>
+        /// A running job whose runner (a slot of an instance, or an external runner process) sent no heartbeat for
+        /// this long is queued again; runners renew theirs every quarter of it.
+        /// </summary>
+        public TimeSpan HeartbeatTimeout { get; set; } = TimeSpan.FromMinutes(1);
         /// <summary>Where each job gets its fresh directory; empty: the system's temporary directory.</summary>
         public string? WorkDirectory { get; set; }
         /// <summary>How often an idle slot looks for jobs queued by another instance (this one's wake it at once).</summary>

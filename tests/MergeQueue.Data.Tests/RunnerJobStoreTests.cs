@@ -63,15 +63,17 @@ public sealed class RunnerJobStoreTests(string provider)
         var job = (await store.EnqueueAsync(Job("b1")))!;
         (await store.ClaimAsync("one"))!.Id.Should().Be(job.Id);
         await store.AppendLogAsync(job.Id, 1, "fetching\nnetwork error\n");
-        (await store.StartTryAsync(job.Id, "running (try 2)")).Should().BeTrue();
+        (await store.StartTryAsync(job.Id, "two", "running (try 2)")).Should().BeFalse("only the claimer starts a try");
+        (await store.StartTryAsync(job.Id, "one", "running (try 2)")).Should().BeTrue();
         await store.AppendLogAsync(job.Id, 2, "ok\u0000\n");
 
-        (await store.FinishAsync(job.Id, JobState.Success, "passed in 1s", 0)).Should().BeTrue();
+        (await store.FinishAsync(job.Id, "two", JobState.Success, "passed in 1s", 0)).Should().BeFalse("only the claimer's verdict counts");
+        (await store.FinishAsync(job.Id, "one", JobState.Success, "passed in 1s", 0)).Should().BeTrue();
 
         var done = (await store.GetAsync(job.Id))!;
         (done.State, done.Tries, done.ExitCode, done.FinishedAt, done.IsFinal).Should().Be((JobState.Success, 2, 0, Now, true));
         (await store.LogAsync(job.Id)).Select(c => (c.Try, c.Text)).Should().Equal((1, "fetching\nnetwork error\n"), (2, "ok\uFFFD\n"));
-        (await store.FinishAsync(job.Id, JobState.Failure, "again", 1)).Should().BeFalse("a job ends once");
+        (await store.FinishAsync(job.Id, "one", JobState.Failure, "again", 1)).Should().BeFalse("a job ends once");
     }
 
     [Test]
@@ -89,7 +91,8 @@ public sealed class RunnerJobStoreTests(string provider)
 
         cancelled.Select(j => (j.Id, j.State)).Should().BeEquivalentTo(new[] { (running.Id, JobState.Running), (queued.Id, JobState.Queued) });
         (await store.GetAsync(running.Id))!.State.Should().Be(JobState.Cancelled);
-        (await store.FinishAsync(running.Id, JobState.Success, "passed", 0)).Should().BeFalse("a cancelled job stays cancelled");
+        (await store.FinishAsync(running.Id, "one", JobState.Success, "passed", 0)).Should().BeFalse("a cancelled job stays cancelled");
+        (await store.HeartbeatAsync(running.Id, "one")).Should().BeFalse("its runner hears that it is no longer its own");
         (await store.GetAsync(fresh.Id))!.State.Should().Be(JobState.Queued);
         (await store.GetAsync(other.Id))!.State.Should().Be(JobState.Queued);
         (await store.EnqueueAsync(Job("old"))).Should().NotBeNull("a cancelled job may be queued again");
@@ -113,6 +116,52 @@ public sealed class RunnerJobStoreTests(string provider)
     }
 
     [Test]
+    public async Task RequeueOrphans_LeavesExternalRunnersJobs_ToTheirHeartbeats()
+    {
+        using var file = TestDatabase.Create(provider);
+        var store = new RunnerJobStore(await file.MigratedAsync(clock), clock);
+        var external = (await store.EnqueueAsync(Job("e")))!;
+        await store.ClaimAsync(RunnerJobStore.ExternalPrefix + "build-1#abc");
+
+        (await store.RequeueOrphansAsync(["some-instance"])).Should().Be(0);
+
+        (await store.GetAsync(external.Id))!.State.Should().Be(JobState.Running);
+    }
+
+    [Test]
+    public async Task RequeueStale_PutsBackTheJobsWhoseHeartbeatStopped_AndTheirOldClaimerIsRefused()
+    {
+        using var file = TestDatabase.Create(provider);
+        var store = new RunnerJobStore(await file.MigratedAsync(clock), clock);
+        var dead = (await store.EnqueueAsync(Job("d")))!;
+        var beating = (await store.EnqueueAsync(Job("b")))!;
+        var waiting = (await store.EnqueueAsync(Job("w")))!;
+        await store.ClaimAsync("runner:a#1");
+        await store.ClaimAsync("runner:b#2");
+        clock.Advance(TimeSpan.FromSeconds(50));
+        (await store.HeartbeatAsync(beating.Id, "runner:b#2")).Should().BeTrue();
+        (await store.HeartbeatAsync(beating.Id, "runner:a#1")).Should().BeFalse("a heartbeat counts from the claimer only");
+        clock.Advance(TimeSpan.FromSeconds(20));
+
+        var stale = await store.RequeueStaleAsync(TimeSpan.FromMinutes(1));
+
+        stale.Select(j => (j.Id, j.ClaimedBy, j.State)).Should().Equal((dead.Id, "runner:a#1", JobState.Running));
+        (await store.GetAsync(dead.Id))!.State.Should().Be(JobState.Queued);
+        (await store.GetAsync(beating.Id))!.State.Should().Be(JobState.Running);
+        (await store.GetAsync(waiting.Id))!.State.Should().Be(JobState.Queued, "a queued job has no heartbeat to miss");
+        (await store.RequeueStaleAsync(TimeSpan.FromMinutes(1))).Should().BeEmpty();
+
+        var again = (await store.ClaimAsync("runner:b#3"))!;
+        again.Id.Should().Be(dead.Id);
+        again.Tries.Should().Be(2);
+        (await store.HeartbeatAsync(dead.Id, "runner:a#1")).Should().BeFalse("the old claimer's run no longer counts");
+        (await store.StartTryAsync(dead.Id, "runner:a#1", "running (try 3)")).Should().BeFalse();
+        (await store.FinishAsync(dead.Id, "runner:a#1", JobState.Success, "passed", 0)).Should().BeFalse();
+        (await store.ReleaseAsync(dead.Id, "runner:a#1")).Should().BeFalse();
+        (await store.FinishAsync(dead.Id, "runner:b#3", JobState.Success, "passed", 0)).Should().BeTrue();
+    }
+
+    [Test]
     public async Task Retention_PurgesEndedOldJobsAndTheirLogs_KeepsRecentAndRunningOnes()
     {
         using var file = TestDatabase.Create(provider);
@@ -124,11 +173,11 @@ public sealed class RunnerJobStoreTests(string provider)
         await store.ClaimAsync("one");
         await store.ClaimAsync("one");
         await store.AppendLogAsync(old.Id, 1, "old output\n");
-        await store.FinishAsync(old.Id, JobState.Failure, "failed (exit 1)", 1);
+        await store.FinishAsync(old.Id, "one", JobState.Failure, "failed (exit 1)", 1);
         then.SetUtcNow(Now.AddDays(-1));
         var recent = (await store.EnqueueAsync(Job("recent")))!;
         await store.ClaimAsync("one");
-        await store.FinishAsync(recent.Id, JobState.Success, "passed", 0);
+        await store.FinishAsync(recent.Id, "one", JobState.Success, "passed", 0);
 
         var purged = await new RetentionPurge(db).PurgeAsync(Now.AddDays(-30));
 

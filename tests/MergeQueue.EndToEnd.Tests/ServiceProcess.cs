@@ -54,6 +54,24 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>Starts <c>dotnet {arguments}</c> with the settings as <c>--Key=Value</c> and the port in <c>Urls</c>.</summary>
     public static ServiceProcess Start(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?> settings, int port, string? workingDirectory = null)
     {
+        var info = Dotnet(arguments, workingDirectory);
+        foreach (var (key, value) in settings.Where(s => s.Key != "Urls" && s.Value is not null))
+            info.ArgumentList.Add($"--{key}={value}");
+        info.ArgumentList.Add($"--Urls=http://127.0.0.1:{port}");
+        return Launch(info, port);
+    }
+
+    /// <summary>Starts <c>dotnet {arguments}</c> as they are (a command of the service that serves nothing, such as <c>runner</c>), with extra environment variables.</summary>
+    public static ServiceProcess StartCommand(IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var info = Dotnet(arguments);
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) info.Environment[key] = value;
+        return Launch(info, 0);
+    }
+
+    /// <summary><c>dotnet {arguments}</c> with its output redirected.</summary>
+    private static ProcessStartInfo Dotnet(IEnumerable<string> arguments, string? workingDirectory = null)
+    {
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -62,10 +80,12 @@ public sealed class ServiceProcess : IAsyncDisposable
             WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
         };
         foreach (var a in arguments) info.ArgumentList.Add(a);
-        foreach (var (key, value) in settings.Where(s => s.Key != "Urls" && s.Value is not null))
-            info.ArgumentList.Add($"--{key}={value}");
-        info.ArgumentList.Add($"--Urls=http://127.0.0.1:{port}");
         info.Environment["DOTNET_NOLOGO"] = "1";
+        return info;
+    }
+
+    private static ServiceProcess Launch(ProcessStartInfo info, int port)
+    {
         var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
         var sp = new ServiceProcess(process, port);
         process.OutputDataReceived += (_, e) => sp.Append(e.Data);
@@ -78,15 +98,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>Runs <c>dotnet {arguments}</c> (a command of the service, such as <c>migrate-db</c>) to its end: the exit code, and stdout and stderr apart.</summary>
     public static async Task<(int ExitCode, string Output, string Error)> RunAsync(IEnumerable<string> arguments, TimeSpan timeout)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = Path.GetTempPath(),
-        };
-        foreach (var a in arguments) info.ArgumentList.Add(a);
-        info.Environment["DOTNET_NOLOGO"] = "1";
+        var info = Dotnet(arguments);
         using var process = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start");
         using var cts = new CancellationTokenSource(timeout);
         var output = process.StandardOutput.ReadToEndAsync(cts.Token);

@@ -21,8 +21,11 @@ public static partial class ApiEndpoints
 
     public static void MapApiEndpoints(this IEndpointRouteBuilder app)
     {
+        MapRunnerEndpoints(app);
         var api = app.MapGroup(ApiSetup.Prefix)
             .AddEndpointFilter(AuthenticateAsync)
+            .AddEndpointFilter(RefuseRunnerKeys)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .WithTags("api");
@@ -120,6 +123,12 @@ public static partial class ApiEndpoints
         http.Items[typeof(ApiCaller)] = caller;
         return await next(context);
     }
+
+    /// <summary>A runner key claims and runs jobs (<c>/api/v1/runner</c>) and nothing else.</summary>
+    private static async ValueTask<object?> RefuseRunnerKeys(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
+        Caller(context.HttpContext).Role == ApiRoles.Runner
+            ? Forbidden(Caller(context.HttpContext), $"it may only claim and run jobs ({ApiSetup.Prefix}/runner/...)")
+            : await next(context);
 
     private static async ValueTask<object?> RequireAdmin(EndpointFilterInvocationContext context, EndpointFilterDelegate next) =>
         Caller(context.HttpContext).IsAdmin ? await next(context) : Forbidden(Caller(context.HttpContext), "this needs the admin role");
@@ -352,9 +361,11 @@ public static partial class ApiEndpoints
 
     // ---- users ----
 
-    private static string? CheckRoleAndRepos(string? role, IReadOnlyList<string>? repos)
+    private static string? CheckRoleAndRepos(string? role, IReadOnlyList<string>? repos, bool key = false)
     {
-        if (!ApiRoles.IsValid(role)) return $"role must be one of {string.Join(", ", ApiRoles.All)}.";
+        var roles = key ? ApiRoles.ForKeys : ApiRoles.All;
+        if (role is null || !roles.Contains(role))
+            return $"role must be one of {string.Join(", ", roles)}{(!key && role == ApiRoles.Runner ? " (runner is a role for API keys, not people)" : "")}.";
         if (repos?.FirstOrDefault(r => r is null || !RepoPattern().IsMatch(r)) is { } bad) return $"'{bad}' is not an owner/repo name.";
         return null;
     }
@@ -404,7 +415,7 @@ public static partial class ApiEndpoints
         var (body, error) = await ReadBodyAsync<CreateKeyBody>(http.Request, ct);
         if (error is not null) return error;
         if (body?.Name is not { } name || string.IsNullOrWhiteSpace(name) || name.Length > 100) return Invalid("name is required (at most 100 characters).");
-        if (CheckRoleAndRepos(body.Role, body.Repos) is { } bad) return Invalid(bad);
+        if (CheckRoleAndRepos(body.Role, body.Repos, key: true) is { } bad) return Invalid(bad);
         var (record, key) = await store.CreateKeyAsync(name.Trim(), body.Role!, body.Repos ?? [], Caller(http).Name, ct);
         // The key itself is never logged: only its id, name and role.
         logs.CreateLogger("MergeQueue.Api").LogInformation("API key {KeyId} '{KeyName}' ({Role}) created by {Actor}", record.Id, record.Name, record.Role, Caller(http).Name);

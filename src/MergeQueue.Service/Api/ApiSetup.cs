@@ -23,10 +23,11 @@ public static class ApiSetup
         services.AddRateLimiter(o =>
         {
             o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            // Only /api/v1 is limited, per key (a hash of the presented key, so unknown keys share nothing with real ones).
+            // Only /api/v1 is limited (but for the runner API), per key (a hash of the presented key, so unknown keys share nothing with real ones).
             o.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
             {
-                if (!context.Request.Path.StartsWithSegments(Prefix)) return RateLimitPartition.GetNoLimiter("");
+                // Runner keys are not limited: a runner's heartbeats and log lines must get through (a wrong key is still blocked by the failed-attempts limit).
+                if (!context.Request.Path.StartsWithSegments(Prefix) || context.Request.Path.StartsWithSegments(Prefix + "/runner")) return RateLimitPartition.GetNoLimiter("");
                 var key = ApiKeyAuthenticator.BearerKey(context.Request);
                 var partition = key is null ? "anonymous:" + context.Connection.RemoteIpAddress : "key:" + ApiKeyStore.Hash(key);
                 return RateLimitPartition.GetFixedWindowLimiter(partition, _ => new FixedWindowRateLimiterOptions
