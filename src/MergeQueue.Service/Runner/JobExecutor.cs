@@ -14,8 +14,6 @@ namespace MergeQueue.Service.Runner;
 /// </summary>
 public sealed class JobExecutor(IJobHost host, ServiceOptions.RunnerOptions settings, ILogger logger)
 {
-    private ServiceOptions.RunnerOptions Settings => settings;
-
     /// <summary>
     /// Runs a claimed job to its end: every try, the flaky retries, the verdict reported to the host. When
     /// <paramref name="stop"/> fires (the runner is stopping) the job goes back in the queue and this throws.
@@ -44,8 +42,16 @@ public sealed class JobExecutor(IJobHost host, ServiceOptions.RunnerOptions sett
             {
                 if (stop.IsCancellationRequested)
                 {
-                    // The service is stopping: the job runs again at the next start (or on another instance).
-                    await host.ReleaseAsync(job, CancellationToken.None);
+                    // The runner is stopping: the job runs again at the next start (or on another runner).
+                    try
+                    {
+                        await host.ReleaseAsync(job, CancellationToken.None);
+                    }
+                    catch (Exception e)
+                    {
+                        // Its heartbeat stops with this runner: it is queued again after the heartbeat timeout.
+                        logger.LogWarning("Runner job {Job}: could not hand it back to the queue: {Error}", job.Id, e.Message);
+                    }
                     stop.ThrowIfCancellationRequested();
                 }
                 logger.LogInformation("Runner job {Job} cancelled (or taken away) while running; its process group was killed", job.Id);
@@ -68,13 +74,13 @@ public sealed class JobExecutor(IJobHost host, ServiceOptions.RunnerOptions sett
     /// <summary>One try: a fresh directory from the tarball, the command in it, its output into the log.</summary>
     private async Task<(ProcessResult Result, IReadOnlyList<string> Lines)> RunTryAsync(RunnerJob job, int tryNumber, byte[] tarball, CancellationToken stop)
     {
-        var root = Path.Combine(string.IsNullOrWhiteSpace(Settings.WorkDirectory) ? Path.GetTempPath() : Settings.WorkDirectory,
+        var root = Path.Combine(string.IsNullOrWhiteSpace(settings.WorkDirectory) ? Path.GetTempPath() : settings.WorkDirectory,
             $"mq-job-{job.Id}-{tryNumber}-{Guid.NewGuid():N}"[..40]);
         var home = Path.Combine(root, "home");
         var source = Path.Combine(root, "src");
         Directory.CreateDirectory(Path.Combine(home, "tmp"));
         Directory.CreateDirectory(source);
-        var log = new LogPump(host, job, tryNumber, Settings.MaxLogBytes);
+        var log = new LogPump(host, job, tryNumber, settings.MaxLogBytes);
         try
         {
             var checkout = await UnpackAsync(tarball, source, stop);
@@ -89,7 +95,7 @@ public sealed class JobExecutor(IJobHost host, ServiceOptions.RunnerOptions sett
             using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(stop);
             var watch = WatchAsync(job, cancelled);
             var pump = log.RunAsync(cancelled.Token);
-            var result = await JobProcess.RunAsync(job.Spec.Run, checkout, env, JobProcess.Wrapper(Settings.MemoryLimitMb, Settings.CpuLimitSeconds),
+            var result = await JobProcess.RunAsync(job.Spec.Run, checkout, env, JobProcess.Wrapper(settings.MemoryLimitMb, settings.CpuLimitSeconds),
                 job.Spec.Timeout, log.Write, cancelled.Token);
             await cancelled.CancelAsync();
             await Task.WhenAll(watch, pump);
