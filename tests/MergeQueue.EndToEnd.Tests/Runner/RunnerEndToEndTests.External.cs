@@ -75,6 +75,8 @@ public partial class RunnerEndToEndTests
             (await http.SendAsync(request)).StatusCode.Should().Be(HttpStatusCode.Conflict, "another runner's job cannot be reported on with a wrong lease");
         }
 
+        await Simulator.SimulatorClient.WaitUntilAsync(async _ => (await GetAsync(t, $"/runs/{orphan.Id}/log")).Body.Contains("try 1 key=none"), TimeSpan.FromSeconds(30));
+
         // machine-a dies with its job (SIGKILL of the runner and what it started, as a machine going down).
         a.Kill();
         await Simulator.SimulatorClient.WaitUntilAsync(async _ => (await Jobs(t).GetAsync(orphan.Id))!.State == JobState.Queued, TimeSpan.FromSeconds(30));
