@@ -334,6 +334,7 @@ public partial class RunnerEndToEndTests
         var job = (await Jobs(t).RecentAsync(RepoId.Parse(ServiceTester.Repo), 10)).Single();
         (await GetAsync(t, $"/runs/{job.Id}")).Status.Should().Be(HttpStatusCode.Unauthorized);
         (await GetAsync(t, $"/runs/{job.Id}/log")).Status.Should().Be(HttpStatusCode.Unauthorized);
+        (await GetAsync(t, $"/repos/{ServiceTester.Repo}/runs")).Status.Should().Be(HttpStatusCode.Unauthorized);
     }
 
     /// <summary>Alive: in /proc and not a zombie (a killed child whose parent has not reaped it yet is gone for our purpose).</summary>
