@@ -173,5 +173,22 @@ public partial class RunnerEndToEndTests
             var runId = (await Jobs(t).ForCommitAsync(RepoId.Parse(ServiceTester.Repo), new CommitSha(mainHead)))[0].Id;
             (await GetAsync(t, $"/runs/{runId}")).Body.Should().Contain($"/repos/{ServiceTester.Repo}/runs?sha={mainHead}");
         }
+
+        [Test]
+        public async Task DashboardPage_InChromium_LoadsWithoutConsoleErrors_AndFilters()
+        {
+            Assert.That(Dashboard.Browser.Available, "headless Chromium is needed: apt-get install -y chromium chromium-driver (scripts/test.sh does)");
+            using var browser = Dashboard.Browser.Start();
+            browser.GoTo(new Uri(t.ServiceUrl, $"repos/{ServiceTester.Repo}/runs"));
+            browser.FindAll("tr.commit").Should().HaveCountGreaterThan(2);
+            browser.FindAll("#chart-runner-pass-rate circle.point").Should().NotBeEmpty();
+            browser.Find("#runs-filter select[name=result] option[value=failure]").Click();
+            browser.Find("#runs-filter button[type=submit]").Click();
+            await browser.WaitForAsync(() => browser.Driver.Url.Contains("result=failure", StringComparison.Ordinal), "the filtered page");
+            browser.FindAll("tr.commit").Should().NotBeEmpty().And.OnlyContain(r => r.GetAttribute("data-result") == "failure");
+            browser.Screenshot("runner-history");
+            // The dashboard serves no favicon (none of its pages does): Chromium's request for one is not this page's error.
+            browser.ConsoleErrors().Where(e => !e.Contains("/favicon.ico", StringComparison.Ordinal)).Should().BeEmpty();
+        }
     }
 }
