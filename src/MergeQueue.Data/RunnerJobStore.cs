@@ -28,7 +28,7 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private static string Name(JobState state) => state.ToString().ToLowerInvariant();
-    private static string Name(JobTrigger trigger) => trigger switch { JobTrigger.PullRequest => "pull_request", var t => t.ToString().ToLowerInvariant() };
+    private static string Name(JobTrigger trigger) => JobTriggers.Name(trigger);
     private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>

@@ -62,6 +62,12 @@ public static class CommitResults
     }
 }
 
+/// <summary>Names of job triggers as <c>jobs.*.on</c> writes them (<c>pull_request</c>, not the enum's).</summary>
+public static class JobTriggers
+{
+    public static string Name(JobTrigger trigger) => trigger == JobTrigger.PullRequest ? "pull_request" : trigger.ToString().ToLowerInvariant();
+}
+
 /// <summary>A finished job as the trend charts see it.</summary>
 public sealed record JobSample(DateTimeOffset FinishedAt, JobState State, TimeSpan? Duration);
 

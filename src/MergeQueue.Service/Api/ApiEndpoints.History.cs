@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using MergeQueue.Core;
-using MergeQueue.Core.Config;
 using MergeQueue.Core.Ports;
 using MergeQueue.Core.Runner;
 using MergeQueue.Data;
@@ -113,18 +112,15 @@ public static partial class ApiEndpoints
         NotFound($"The runner has not tested a commit {sha} in {repo} (give the full sha, or a prefix of at least 4 hex digits that only one tested commit has).");
 
     private static TestedCommitInfo TestedCommitInfo(TestedCommit c, Runner.JobScheduler runner) => new(
-        c.Sha.Value, c.Branch, TriggerName(c.Trigger), CommitResults.Name(c.Result), c.FirstQueuedAt, c.LastFinishedAt, JobCountsInfo.From(c.Jobs), c.LatestJobId,
+        c.Sha.Value, c.Branch, JobTriggers.Name(c.Trigger), CommitResults.Name(c.Result), c.FirstQueuedAt, c.LastFinishedAt, JobCountsInfo.From(c.Jobs), c.LatestJobId,
         runner.PublicLink($"{Links.RepoRuns(c.Repo)}?sha={c.Sha.Value}"),
         runner.PublicLink($"{ApiSetup.Prefix}/repos/{Uri.EscapeDataString(c.Repo.Owner)}/{Uri.EscapeDataString(c.Repo.Name)}/commits/{c.Sha.Value}/results"));
 
     private static RunInfo RunInfo(RunnerJob j, Runner.JobScheduler runner) => new(
-        j.Id, j.Repo.ToString(), j.Sha.Value, j.Context, TriggerName(j.Trigger), j.Branch, j.Attempt?.Value, j.State.ToString().ToLowerInvariant(), j.Description,
+        j.Id, j.Repo.ToString(), j.Sha.Value, j.Context, JobTriggers.Name(j.Trigger), j.Branch, j.Attempt?.Value, j.State.ToString().ToLowerInvariant(), j.Description,
         j.ExitCode, j.Tries, j.CreatedAt, j.StartedAt, j.FinishedAt,
         j is { StartedAt: { } s, FinishedAt: { } f } ? Math.Round((f - s).TotalSeconds, 3) : null,
         runner.PageUrl(j.Id), runner.PublicLink(Links.RunLog(j.Id)));
-
-    /// <summary>The trigger's name as in <c>jobs.*.on</c>.</summary>
-    private static string TriggerName(JobTrigger trigger) => trigger == JobTrigger.PullRequest ? "pull_request" : trigger.ToString().ToLowerInvariant();
 
     /// <summary>The runner's jobs on a branch head or a commit, for <see cref="TriggerAsync"/> given a body with either.</summary>
     private static async Task<IResult> TriggerJobsAsync(HttpContext http, string owner, string repo, TriggerBody body, IRepoConfigs configs,

@@ -92,7 +92,12 @@ public sealed class RepoRunsModelPage(RunnerJobStore store, DashboardReader read
     {
         var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
-            ["branch"] = Branch, ["job"] = Job, ["result"] = Result, ["sha"] = Sha, ["limit"] = Limit, ["by"] = By,
+            ["branch"] = Branch,
+            ["job"] = Job,
+            ["result"] = Result,
+            ["sha"] = Sha,
+            ["limit"] = Limit,
+            ["by"] = By,
         };
         foreach (var (key, value) in change) values[key] = value;
         var query = string.Join("&", values.Where(v => !string.IsNullOrWhiteSpace(v.Value)).Select(v => $"{v.Key}={Uri.EscapeDataString(v.Value!.Trim())}"));
