@@ -74,7 +74,8 @@ public static partial class ApiEndpoints
         var commits = await store.CommitsAsync(id, new CommitFilter(branch, job?.Trim(), wanted), max, cursor, ct);
         if (commits.Count == max)
         {
-            var query = http.Request.Query.Where(q => q.Key != "before").Select(q => $"{q.Key}={Uri.EscapeDataString(q.Value.ToString())}")
+            var query = new[] { ("branch", branch), ("job", job), ("result", result), ("limit", limit) }
+                .Where(q => q.Item2 is not null).Select(q => $"{q.Item1}={Uri.EscapeDataString(q.Item2!)}")
                 .Append($"before={commits[^1].LatestJobId}");
             http.Response.Headers.Link = $"<{http.Request.PathBase}{http.Request.Path}?{string.Join("&", query)}>; rel=\"next\"";
         }

@@ -90,6 +90,7 @@ public partial class RunnerEndToEndTests
             var all = await CommitsAsync();
             var first = await api.GetAsync(Path("?limit=2"));
             first.Json.GetArrayLength().Should().Be(2);
+            first.Link.Should().Be($"</api/v1/repos/{ServiceTester.Repo}/commits?limit=2&before={first.Json[1].GetProperty("cursor").GetInt64()}>; rel=\"next\"");
             var cursor = first.Json[1].GetProperty("cursor").GetInt64();
             var rest = await CommitsAsync($"?limit=1000&before={cursor}");
             first.Json.EnumerateArray().Concat(rest).Select(c => S(c, "sha")).Should().Equal(all.Select(c => S(c, "sha")));
