@@ -261,7 +261,8 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
     /// The commits the runner tested, newest activity first (the commit whose latest job is newest leads),
     /// at most <paramref name="limit"/>, before the cursor <paramref name="beforeJobId"/> (the
     /// <see cref="TestedCommit.LatestJobId"/> of the last commit of the previous page). Each commit is summed
-    /// up from the latest job of each job name; with a job filter, from that job alone. The existing
+    /// up from the latest job of each job name; with a job filter, from that job alone; with a branch filter,
+    /// from the jobs run for that branch (a commit run again elsewhere still shows how it went there). The existing
     /// <c>(owner, repo, sha)</c> index serves the grouping.
     /// </summary>
     public async Task<IReadOnlyList<TestedCommit>> CommitsAsync(RepoId repo, CommitFilter filter, int limit, long? beforeJobId = null, CancellationToken ct = default)
@@ -273,23 +274,26 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
         var having = new List<string>();
         if (filter.Result is { } result) having.Add(ResultCondition(result));
         if (beforeJobId is not null) having.Add("max(j.id) < @Before");
+        var branch = filter.Branch is null ? "" : "AND k.branch = @Branch";
+        var job = filter.Job is null ? "" : "AND k.context = @Job";
         await using var connection = await database.OpenAsync(ct);
         var rows = await connection.QueryAsync<CommitRow>(new CommandDefinition(
             $"""
-            SELECT g.sha AS Sha, f.branch AS Branch, f.trigger AS Trigger, g.first_queued AS FirstQueuedAt, g.last_finished AS LastFinishedAt,
+            SELECT g.sha AS Sha, f.branch AS Branch, f.trigger AS Trigger, f.created_at AS FirstQueuedAt, g.last_finished AS LastFinishedAt,
                    g.last_id AS LatestJobId, g.queued AS Queued, g.running AS Running, g.success AS Success, g.failure AS Failure,
                    g.error AS Error, g.cancelled AS Cancelled
             FROM (
-                SELECT j.sha AS sha, min(j.id) AS first_id, max(j.id) AS last_id, min(j.created_at) AS first_queued, max(j.finished_at) AS last_finished,
+                SELECT j.sha AS sha, max(j.id) AS last_id, max(j.finished_at) AS last_finished,
                        {Count("queued")} AS queued, {Count("running")} AS running, {Count("success")} AS success,
                        {Count("failure")} AS failure, {Count("error")} AS error, {Count("cancelled")} AS cancelled
                 FROM runner_job j
                 WHERE j.owner = @Owner AND j.repo = @Repo {string.Concat(where.Select(w => " AND " + w))}
-                  AND j.id = (SELECT max(k.id) FROM runner_job k WHERE k.owner = j.owner AND k.repo = j.repo AND k.sha = j.sha AND k.context = j.context)
+                  AND j.id = (SELECT max(k.id) FROM runner_job k WHERE k.owner = j.owner AND k.repo = j.repo AND k.sha = j.sha AND k.context = j.context {branch})
                 GROUP BY j.sha
                 {(having.Count == 0 ? "" : "HAVING " + string.Join(" AND ", having))}
             ) g
-            JOIN runner_job f ON f.id = g.first_id
+            -- Where the commit came from: its first job (within the filters), superseded or not.
+            JOIN runner_job f ON f.id = (SELECT min(k.id) FROM runner_job k WHERE k.owner = @Owner AND k.repo = @Repo AND k.sha = g.sha {branch} {job})
             ORDER BY g.last_id DESC
             LIMIT @Limit
             """,

@@ -93,6 +93,24 @@ public sealed class RunnerHistoryTests(string provider)
     }
 
     [Test]
+    public async Task Commits_RunAgainWithoutBranch_TheBranchFilterStillShowsHowItWentOnTheBranch()
+    {
+        var sha = Sha("e6");
+        // Out of the way first: the try build's job, still queued, would be claimed before the ones below.
+        (await store.ClaimAsync("one"))!.Sha.Should().Be(Tried);
+        await RunAsync(sha, "test", JobTrigger.PullRequest, "pull/3", JobState.Failure);
+        var again = (await store.EnqueueAsync(new NewJob(Repo, sha, "test", JobTrigger.Push, null, null, Spec), again: true))!;
+        (await store.ClaimAsync("one"))!.Id.Should().Be(again.Id);
+        await store.FinishAsync(again.Id, JobState.Success, "passed", 0);
+
+        var commit = (await store.CommitsAsync(Repo, new CommitFilter(Sha: sha), 5)).Single();
+        commit.Result.Should().Be(CommitResult.Success, "the job run again stands for the first");
+        (commit.Branch, commit.Trigger).Should().Be(("pull/3", JobTrigger.PullRequest), "a commit comes from where its first job ran");
+        var onBranch = (await store.CommitsAsync(Repo, new CommitFilter(Branch: "pull/3"), 5)).Single();
+        (onBranch.Sha, onBranch.Result).Should().Be((sha, CommitResult.Failure));
+    }
+
+    [Test]
     public async Task Commits_Paging_BeforeTheLastCommitsCursor_GivesTheNextOnesWithoutOverlap()
     {
         var first = await store.CommitsAsync(Repo, new CommitFilter(), 2);

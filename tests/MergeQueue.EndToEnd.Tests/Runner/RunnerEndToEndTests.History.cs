@@ -12,7 +12,8 @@ public partial class RunnerEndToEndTests
     /// <summary>
     /// History and trends (issue 16 item 6, docs/runner.md): one service for the fixture. A good and a failing PR are
     /// merged in one batch gated by a job (the batch fails, bisection merges the good one), a <c>lint</c> job runs on PR
-    /// heads, then a trigger on <c>main</c> runs every job there; the tests read the REST API and the dashboard page.
+    /// heads, then a trigger on <c>main</c> runs every job there and one on the failing PR's head sha runs them there
+    /// (its <c>test</c> fails); the tests read the REST API and the dashboard page.
     /// </summary>
     [TestFixture, NonParallelizable, CancelAfter(60_000)]
     public sealed class History
@@ -21,7 +22,7 @@ public partial class RunnerEndToEndTests
         private ApiClient api = null!;
         private int good, bad;
         private string mainHead = "", badHead = "";
-        private ApiResponse triggered = null!;
+        private ApiResponse triggered = null!, triggeredSha = null!;
 
         private static string Path(string rest = "") => $"api/v1/repos/{ServiceTester.Repo}/commits{rest}";
 
@@ -40,6 +41,8 @@ public partial class RunnerEndToEndTests
             mainHead = (await t.Control.BranchShaAsync(ServiceTester.Repo, "main"))!;
 
             triggered = await api.PostAsync($"api/v1/trigger/{ServiceTester.Repo}", new { branch = "main" });
+            await RunUntilAsync(t, async () => await Jobs(t).CountActiveAsync() == 0);
+            triggeredSha = await api.PostAsync($"api/v1/trigger/{ServiceTester.Repo}", new { sha = badHead });
             await RunUntilAsync(t, async () => await Jobs(t).CountActiveAsync() == 0);
         }
 
@@ -65,7 +68,7 @@ public partial class RunnerEndToEndTests
             var commits = await CommitsAsync();
 
             commits.Select(c => c.GetProperty("cursor").GetInt64()).Should().BeInDescendingOrder();
-            S(commits[0], "sha").Should().Be(mainHead, "the trigger's jobs are the newest");
+            commits.Take(2).Select(c => S(c, "sha")).Should().Equal([badHead, mainHead], "the triggers' jobs are the newest");
             var stored = await Jobs(t).RecentAsync(RepoId.Parse(ServiceTester.Repo), 100);
             foreach (var c in commits)
             {
@@ -74,8 +77,9 @@ public partial class RunnerEndToEndTests
             }
             commits.Should().Contain(c => S(c, "result") == "failure" && S(c, "trigger") == "staging", "the failing batch and the bad PR alone failed");
             var pr = commits.Single(c => S(c, "sha") == badHead);
-            (S(pr, "branch"), S(pr, "trigger"), S(pr, "result")).Should().Be(($"pull/{bad}", "pull_request", "success"), "lint passes on the bad PR's head");
-            S(commits[0], "url").Should().Be($"http://mq.example/repos/{ServiceTester.Repo}/runs?sha={mainHead}");
+            (S(pr, "branch"), S(pr, "trigger"), S(pr, "result")).Should().Be(($"pull/{bad}", "pull_request", "failure"),
+                "its first job was lint on the PR head; the test triggered on it since fails");
+            S(commits[1], "url").Should().Be($"http://mq.example/repos/{ServiceTester.Repo}/runs?sha={mainHead}");
         }
 
         [Test]
@@ -141,6 +145,12 @@ public partial class RunnerEndToEndTests
             foreach (var j in queued)
                 (await Jobs(t).GetAsync(j.GetProperty("id").GetInt64()))!.State.Should().Be(JobState.Success);
 
+            triggeredSha.Status.Should().Be(HttpStatusCode.Accepted, triggeredSha.ToString());
+            triggeredSha.Json.GetProperty("branch").ValueKind.Should().Be(JsonValueKind.Null);
+            var onSha = triggeredSha.Json.GetProperty("queued").EnumerateArray().ToDictionary(j => S(j, "job"), j => j.GetProperty("id").GetInt64());
+            onSha.Keys.Should().BeEquivalentTo(["test", "lint"]);
+            (await Jobs(t).GetAsync(onSha["test"]))!.Should().Match<RunnerJob>(j => j.State == JobState.Failure && j.Trigger == Core.Config.JobTrigger.Push && j.Branch == null);
+
             var path = $"api/v1/trigger/{ServiceTester.Repo}";
             (await api.PostAsync(path, new { branch = "nope" })).Status.Should().Be(HttpStatusCode.NotFound);
             (await api.PostAsync(path, new { sha = new string('a', 40) })).Status.Should().Be(HttpStatusCode.NotFound);
@@ -150,6 +160,12 @@ public partial class RunnerEndToEndTests
             var construct = await api.PostAsync(path);
             (construct.Status, S(construct.Json, "message")).Should().Be((HttpStatusCode.OK, "construct ran for main"), "without a body the trigger runs the construct flow, as before");
             (await api.PostAsync("api/v1/trigger/acme/unknown", new { branch = "main" })).Status.Should().Be(HttpStatusCode.NotFound);
+
+            var viewer = (await api.PostAsync("api/v1/keys", new { name = "history-viewer", role = "read-only" })).Json.GetProperty("key").GetString();
+            using var readOnly = new ApiClient(t.ServiceUrl, viewer);
+            (await readOnly.GetAsync(Path())).Status.Should().Be(HttpStatusCode.OK, "any role reads");
+            var refused = await readOnly.PostAsync(path, new { branch = "main" });
+            (refused.Status, refused.Json.GetProperty("detail").GetString()).Should().Be((HttpStatusCode.Forbidden, "The key 'history-viewer' has the read-only role: it may only read."));
         }
 
         [Test]
@@ -168,6 +184,9 @@ public partial class RunnerEndToEndTests
             var paged = (await GetAsync(t, $"/repos/{ServiceTester.Repo}/runs?limit=1")).Body;
             paged.Should().Contain("id=\"older\"").And.Contain("before=");
             (await GetAsync(t, $"/repos/{ServiceTester.Repo}/runs?result=bogus")).Body.Should().Contain("result=bogus is not one of");
+            var one = (await GetAsync(t, $"/repos/{ServiceTester.Repo}/runs?sha={mainHead[..8]}")).Body;
+            one.Should().Contain($"data-sha=\"{mainHead}\"").And.NotContain($"data-sha=\"{badHead}\"");
+            (await GetAsync(t, $"/repos/{ServiceTester.Repo}/runs?sha=ffff")).Body.Should().Contain("No tested commit is ffff").And.Contain("No tested commit matches");
             (await GetAsync(t, "/repos/acme/unknown/runs")).Status.Should().Be(HttpStatusCode.NotFound);
 
             (await GetAsync(t, $"/repos/{ServiceTester.Repo}")).Body.Should().Contain($"href=\"/repos/{ServiceTester.Repo}/runs\"");
