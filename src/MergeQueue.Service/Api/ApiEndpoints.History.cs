@@ -55,7 +55,8 @@ public static partial class ApiEndpoints
         HttpContext http, DashboardReader reader, RunnerJobStore store, Runner.JobScheduler runner, CancellationToken ct)
     {
         if (await KnownRepoAsync(owner, repo, reader, ct) is not { } id) return UnknownRepo(owner, repo);
-        if (branch is not null && !ValidBranch(branch) && !PullBranch().IsMatch(branch)) return Invalid($"'{branch}' is not a branch name.");
+        // pull/N (a PR head's jobs) passes as a branch name too.
+        if (branch is not null && !ValidBranch(branch)) return Invalid($"'{branch}' is not a branch name.");
         if (job is not null && (job.Trim().Length == 0 || job.Length > MaxJobFilterLength)) return Invalid($"job must be a job name of 1 to {MaxJobFilterLength} characters.");
         CommitResult? wanted = null;
         if (result is not null)
@@ -164,8 +165,4 @@ public static partial class ApiEndpoints
 
     [GeneratedRegex("^[0-9a-fA-F]{40}$")]
     private static partial Regex FullSha();
-
-    /// <summary>The branch name the runner gives a PR head's jobs.</summary>
-    [GeneratedRegex("^pull/[0-9]+$")]
-    private static partial Regex PullBranch();
 }
