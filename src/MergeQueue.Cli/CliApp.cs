@@ -148,9 +148,22 @@ public static class CliApp
 
         // trigger
         var triggerRepo = RepoArgument();
-        var trigger = new Command("trigger", "Build the next batches now, without waiting for the poller") { triggerRepo };
-        Act(trigger, r => ($"trigger/{RepoRef.Parse(r.GetValue(triggerRepo)!).Path}", null), ActionMessage);
+        var triggerBranch = new Option<string?>("--branch") { Description = "Run the repository's runner jobs on this branch's head" };
+        var triggerSha = new Option<string?>("--sha") { Description = "Run the repository's runner jobs on this commit (40 hex digits)" };
+        var trigger = new Command("trigger",
+            "Without options: build the next batches now, without waiting for the poller. With --branch or --sha: run the built-in runner's jobs on that commit")
+            { triggerRepo, triggerBranch, triggerSha };
+        Act(trigger, r =>
+        {
+            var (b, sha) = (r.GetValue(triggerBranch), r.GetValue(triggerSha));
+            if (b is not null && sha is not null) throw new UsageException("give --branch or --sha, not both");
+            return ($"trigger/{RepoRef.Parse(r.GetValue(triggerRepo)!).Path}", b is null && sha is null ? null : new { branch = b, sha });
+        }, TriggerMessage);
         root.Add(trigger);
+
+        root.Add(CommitsCommand(stdout, Client, g.Json));
+        root.Add(ResultsCommand(stdout, Read));
+        root.Add(RunsCommand(stdout, Read, Client));
 
         // freeze, unfreeze
         foreach (var name in new[] { "freeze", "unfreeze" })
@@ -292,6 +305,92 @@ public static class CliApp
     }
 
     private static string ActionMessage(ParseResult r, JsonElement? e) => e is { } x ? Str(x, "message") : "done";
+
+    // ---- the built-in runner's history (docs/cli.md, docs/runner.md "History and trends") ----
+
+    /// <summary>The answer of a trigger: the construct flow's message, or the runner jobs it queued.</summary>
+    private static string TriggerMessage(ParseResult r, JsonElement? e)
+    {
+        if (e is not { } x || !x.TryGetProperty("queued", out var queued)) return ActionMessage(r, e);
+        var lines = new List<string> { $"queued {queued.GetArrayLength()} job(s) on {Str(x, "sha")}{(Str(x, "branch") is { Length: > 0 } b ? $" ({b})" : "")}" };
+        lines.AddRange(queued.EnumerateArray().Select(j => $"  {Num(j, "id")}  {Str(j, "job")}  {Str(j, "url")}"));
+        if (x.GetProperty("alreadyActive").GetArrayLength() > 0) lines.Add($"already queued or running: {List(x, "alreadyActive")}");
+        return string.Join(Environment.NewLine, lines);
+    }
+
+    private static Command CommitsCommand(TextWriter stdout, Func<ParseResult, ApiClient> client, Option<bool> json)
+    {
+        var repo = RepoArgument();
+        var branch = new Option<string?>("--branch") { Description = "Only commits tested on this branch (e.g. main, pull/12)" };
+        var job = new Option<string?>("--job") { Description = "Only this job (its name, the status context); the result is then that job's" };
+        var result = new Option<string?>("--result") { Description = "pending, success, failure or cancelled" }.AcceptOnlyFromAmong("pending", "success", "failure", "cancelled");
+        var limit = new Option<int>("--limit") { Description = "At most this many (1-1000)", DefaultValueFactory = _ => 20 };
+        var before = new Option<long?>("--before") { Description = "Older than this cursor (printed under a full page)" };
+        var commits = new Command("commits", "List the commits the built-in runner tested, newest first, with their result") { repo, branch, job, result, limit, before };
+        commits.SetAction(async (r, ct) =>
+        {
+            var query = new List<string> { $"limit={Limit(r.GetValue(limit))}" };
+            foreach (var (name, value) in new[] { ("branch", r.GetValue(branch)), ("job", r.GetValue(job)), ("result", r.GetValue(result)) })
+                if (value is not null) query.Add($"{name}={Uri.EscapeDataString(value)}");
+            if (r.GetValue(before) is { } cursor) query.Add($"before={cursor.ToString(Inv)}");
+            using var api = client(r);
+            var text = await api.GetAsync($"repos/{RepoRef.Parse(r.GetValue(repo)!).Path}/commits?{string.Join("&", query)}", ct);
+            if (r.GetValue(json))
+            {
+                stdout.WriteLine(text);
+                return Ok;
+            }
+            using var doc = JsonDocument.Parse(text);
+            var rows = doc.RootElement.EnumerateArray().ToList();
+            Table.Write(stdout, ["SHA", "BRANCH", "TRIGGER", "RESULT", "JOBS", "QUEUED", "FINISHED"],
+                rows.Select(x => (IReadOnlyList<string>)[
+                    Str(x, "sha")[..Math.Min(12, Str(x, "sha").Length)], Str(x, "branch") is { Length: > 0 } b ? b : "-", Str(x, "trigger"), Str(x, "result"),
+                    $"{Num(x.GetProperty("jobs"), "success")}/{Num(x.GetProperty("jobs"), "total")} passed", Time(x, "firstQueuedAt"), Time(x, "lastFinishedAt")]));
+            if (rows.Count == r.GetValue(limit)) stdout.WriteLine($"older: --before {Num(rows[^1], "cursor")}");
+            return Ok;
+        });
+        return commits;
+    }
+
+    private static Command ResultsCommand(TextWriter stdout, ReadAction read)
+    {
+        var repo = RepoArgument();
+        var sha = new Argument<string>("sha") { Description = "The commit: its full sha, or a prefix only one tested commit has" };
+        var results = new Command("results", "Show the runner's jobs on a commit: state, tries, duration, exit code") { repo, sha };
+        read(results, r => $"repos/{RepoRef.Parse(r.GetValue(repo)!).Path}/commits/{Uri.EscapeDataString(r.GetValue(sha)!.Trim())}/results",
+            e => Table.Write(stdout, ["ID", "JOB", "STATE", "TRIES", "DURATION", "EXIT", "FINISHED", "DESCRIPTION"],
+                e.EnumerateArray().Select(x => (IReadOnlyList<string>)[
+                    Num(x, "id"), Str(x, "job"), Str(x, "state"), Num(x, "tries"),
+                    x.TryGetProperty("durationSeconds", out var d) && d.ValueKind == JsonValueKind.Number ? $"{d.GetDouble().ToString("0.#", Inv)}s" : "-",
+                    Str(x, "exitCode") is { Length: > 0 } code ? code : "-", Time(x, "finishedAt"), Str(x, "description")])));
+        return results;
+    }
+
+    private static Command RunsCommand(TextWriter stdout, ReadAction read, Func<ParseResult, ApiClient> client)
+    {
+        var runs = new Command("runs", "Built-in runner jobs");
+
+        var showId = IdArgument();
+        var show = new Command("show", "Show one job: commit, trigger, state, tries, times, page and log URLs") { showId };
+        read(show, r => $"runs/{r.GetValue(showId).ToString(Inv)}", x =>
+        {
+            foreach (var name in new[] { "repo", "sha", "job", "trigger", "branch", "state", "description", "tries", "exitCode", "queuedAt", "startedAt", "finishedAt", "url", "logUrl" })
+                if (Str(x, name) is { Length: > 0 } value)
+                    stdout.WriteLine($"{name + ":",-13} {(name.EndsWith("At", StringComparison.Ordinal) ? Time(x, name) : value)}");
+        });
+        runs.Add(show);
+
+        var logId = IdArgument();
+        var log = new Command("log", "Print a job's log so far (every try, in order), as plain text") { logId };
+        log.SetAction(async (r, ct) =>
+        {
+            using var api = client(r);
+            stdout.Write(await api.GetAsync($"runs/{r.GetValue(logId).ToString(Inv)}/log", ct));
+            return Ok;
+        });
+        runs.Add(log);
+        return runs;
+    }
 
     private static Argument<string> RepoArgument() => new("owner/repo") { Description = "Repository, as owner/repo" };
 

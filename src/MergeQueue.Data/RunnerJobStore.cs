@@ -34,7 +34,7 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private static string Name(JobState state) => state.ToString().ToLowerInvariant();
-    private static string Name(JobTrigger trigger) => trigger switch { JobTrigger.PullRequest => "pull_request", var t => t.ToString().ToLowerInvariant() };
+    private static string Name(JobTrigger trigger) => JobTriggers.Name(trigger);
     private long Now => time.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <summary>
@@ -253,13 +253,7 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
         return n;
     }
 
-    private static JobTrigger ParseTrigger(string s) => s switch
-    {
-        "staging" => JobTrigger.Staging,
-        "try" => JobTrigger.Try,
-        "pull_request" => JobTrigger.PullRequest,
-        _ => JobTrigger.Push,
-    };
+    private static JobTrigger ParseTrigger(string s) => JobTriggers.Parse(s);
 
     /// <summary>A runner_job row (a class: Dapper fills properties whatever the provider's integer types).</summary>
     private sealed class Row
@@ -291,4 +285,143 @@ public sealed class RunnerJobStore(Database database, TimeProvider time)
             StartedAt is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null,
             FinishedAt is { } f ? DateTimeOffset.FromUnixTimeMilliseconds(f) : null);
     }
+
+    #region History and trends (issue 16 item 6; docs/runner.md, "History and trends")
+
+    /// <summary>
+    /// The commits the runner tested, newest activity first (the commit whose latest job is newest leads),
+    /// at most <paramref name="limit"/>, before the cursor <paramref name="beforeJobId"/> (the
+    /// <see cref="TestedCommit.LatestJobId"/> of the last commit of the previous page). Each commit is summed
+    /// up from the latest job of each job name; with a job filter, from that job alone; with a branch filter,
+    /// from the jobs run for that branch (a commit run again elsewhere still shows how it went there). The existing
+    /// <c>(owner, repo, sha)</c> index serves the grouping.
+    /// </summary>
+    public async Task<IReadOnlyList<TestedCommit>> CommitsAsync(RepoId repo, CommitFilter filter, int limit, long? beforeJobId = null, CancellationToken ct = default)
+    {
+        var where = new List<string>();
+        if (filter.Branch is not null) where.Add("j.branch = @Branch");
+        if (filter.Job is not null) where.Add("j.context = @Job");
+        if (filter.Sha is not null) where.Add("j.sha = @Sha");
+        var having = new List<string>();
+        if (filter.Result is { } result) having.Add(ResultCondition(result));
+        if (beforeJobId is not null) having.Add("max(j.id) < @Before");
+        var branch = filter.Branch is null ? "" : "AND k.branch = @Branch";
+        var job = filter.Job is null ? "" : "AND k.context = @Job";
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<CommitRow>(new CommandDefinition(
+            $"""
+            SELECT g.sha AS Sha, f.branch AS Branch, f.trigger AS Trigger, f.created_at AS FirstQueuedAt, g.last_finished AS LastFinishedAt,
+                   g.last_id AS LatestJobId, g.queued AS Queued, g.running AS Running, g.success AS Success, g.failure AS Failure,
+                   g.error AS Error, g.cancelled AS Cancelled
+            FROM (
+                SELECT j.sha AS sha, max(j.id) AS last_id, max(j.finished_at) AS last_finished,
+                       {Count("queued")} AS queued, {Count("running")} AS running, {Count("success")} AS success,
+                       {Count("failure")} AS failure, {Count("error")} AS error, {Count("cancelled")} AS cancelled
+                FROM runner_job j
+                WHERE j.owner = @Owner AND j.repo = @Repo {string.Concat(where.Select(w => " AND " + w))}
+                  AND j.id = (SELECT max(k.id) FROM runner_job k WHERE k.owner = j.owner AND k.repo = j.repo AND k.sha = j.sha AND k.context = j.context {branch})
+                GROUP BY j.sha
+                {(having.Count == 0 ? "" : "HAVING " + string.Join(" AND ", having))}
+            ) g
+            -- Where the commit came from: its first job (within the filters), superseded or not.
+            JOIN runner_job f ON f.id = (SELECT min(k.id) FROM runner_job k WHERE k.owner = @Owner AND k.repo = @Repo AND k.sha = g.sha {branch} {job})
+            ORDER BY g.last_id DESC
+            LIMIT @Limit
+            """,
+            new { repo.Owner, Repo = repo.Name, filter.Branch, filter.Job, Sha = filter.Sha?.Value, Before = beforeJobId ?? 0, Limit = limit },
+            cancellationToken: ct));
+        return rows.Select(r => r.ToCommit(repo)).ToList();
+    }
+
+    private static string Count(string state) => $"sum(CASE WHEN j.state = '{state}' THEN 1 ELSE 0 END)";
+
+    /// <summary><see cref="JobCounts.Result"/> as a condition on the group's counts, so the result filter pages in SQL.</summary>
+    private static string ResultCondition(CommitResult result)
+    {
+        var active = $"{Count("queued")} + {Count("running")}";
+        var failed = $"{Count("failure")} + {Count("error")}";
+        return result switch
+        {
+            CommitResult.Pending => $"{active} > 0",
+            CommitResult.Failure => $"{active} = 0 AND {failed} > 0",
+            CommitResult.Success => $"{Count("success")} = count(*)",
+            _ => $"{active} = 0 AND {failed} = 0 AND {Count("success")} < count(*)",
+        };
+    }
+
+    /// <summary>The tested commit whose sha is <paramref name="shaOrPrefix"/> or starts with it (4 hex digits at least); null when none or several.</summary>
+    public async Task<CommitSha?> FindCommitAsync(RepoId repo, string shaOrPrefix, CancellationToken ct = default)
+    {
+        var text = shaOrPrefix.Trim().ToLowerInvariant();
+        if (text.Length is < 4 or > 40 || !text.All(char.IsAsciiHexDigit)) return null;
+        await using var connection = await database.OpenAsync(ct);
+        var found = (await connection.QueryAsync<string>(new CommandDefinition(
+            text.Length == 40
+                ? "SELECT DISTINCT sha FROM runner_job WHERE owner = @Owner AND repo = @Repo AND sha = @Sha LIMIT 2"
+                : "SELECT DISTINCT sha FROM runner_job WHERE owner = @Owner AND repo = @Repo AND sha >= @Sha AND sha < @Next LIMIT 2",
+            // A range, not LIKE: it uses the (owner, repo, sha) index on both providers.
+            new { repo.Owner, Repo = repo.Name, Sha = text, Next = text + "g" }, cancellationToken: ct))).ToList();
+        return found.Count == 1 ? new CommitSha(found[0]) : null;
+    }
+
+    /// <summary>The jobs on these commits, oldest first.</summary>
+    public async Task<IReadOnlyList<RunnerJob>> ForCommitsAsync(RepoId repo, IReadOnlyCollection<CommitSha> shas, CancellationToken ct = default)
+    {
+        if (shas.Count == 0) return [];
+        await using var connection = await database.OpenAsync(ct);
+        return (await connection.QueryAsync<Row>(new CommandDefinition(
+            $"SELECT {Columns} FROM runner_job WHERE owner = @Owner AND repo = @Repo AND {database.In("sha", "Shas")} ORDER BY id",
+            new { repo.Owner, Repo = repo.Name, Shas = shas.Select(s => s.Value).Distinct().ToArray() }, cancellationToken: ct))).Select(r => r.ToJob()).ToList();
+    }
+
+    /// <summary>The repository's jobs that finished in [from, to), for the trend charts; branch and job filters as for <see cref="CommitsAsync"/>.</summary>
+    public async Task<IReadOnlyList<JobSample>> SamplesAsync(RepoId repo, DateTimeOffset from, DateTimeOffset to, CommitFilter filter, CancellationToken ct = default)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var rows = await connection.QueryAsync<(long FinishedAt, string State, long? StartedAt)>(new CommandDefinition(
+            $"""
+            SELECT finished_at, state, started_at FROM runner_job
+            WHERE owner = @Owner AND repo = @Repo AND finished_at >= @From AND finished_at < @To
+              {(filter.Branch is null ? "" : "AND branch = @Branch")} {(filter.Job is null ? "" : "AND context = @Job")}
+            """,
+            new { repo.Owner, Repo = repo.Name, From = from.ToUnixTimeMilliseconds(), To = to.ToUnixTimeMilliseconds(), filter.Branch, filter.Job },
+            cancellationToken: ct));
+        return rows.Select(r => new JobSample(DateTimeOffset.FromUnixTimeMilliseconds(r.FinishedAt), Enum.Parse<JobState>(r.State, ignoreCase: true),
+            r.StartedAt is { } s ? TimeSpan.FromMilliseconds(r.FinishedAt - s) : null)).ToList();
+    }
+
+    /// <summary>The branches and job names the repository's jobs ran on and as, for the history's filters.</summary>
+    public async Task<(IReadOnlyList<string> Branches, IReadOnlyList<string> Jobs)> FilterValuesAsync(RepoId repo, CancellationToken ct = default)
+    {
+        await using var connection = await database.OpenAsync(ct);
+        var args = new { repo.Owner, Repo = repo.Name };
+        var branches = await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT DISTINCT branch FROM runner_job WHERE owner = @Owner AND repo = @Repo AND branch IS NOT NULL ORDER BY branch", args, cancellationToken: ct));
+        var jobs = await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT DISTINCT context FROM runner_job WHERE owner = @Owner AND repo = @Repo ORDER BY context", args, cancellationToken: ct));
+        return (branches.ToList(), jobs.ToList());
+    }
+
+    /// <summary>A tested commit's row (a class: Dapper fills properties whatever the provider's integer types).</summary>
+    private sealed class CommitRow
+    {
+        public string Sha { get; set; } = "";
+        public string? Branch { get; set; }
+        public string Trigger { get; set; } = "";
+        public long FirstQueuedAt { get; set; }
+        public long? LastFinishedAt { get; set; }
+        public long LatestJobId { get; set; }
+        public long Queued { get; set; }
+        public long Running { get; set; }
+        public long Success { get; set; }
+        public long Failure { get; set; }
+        public long Error { get; set; }
+        public long Cancelled { get; set; }
+
+        public TestedCommit ToCommit(RepoId repo) => new(repo, new CommitSha(Sha), Branch, ParseTrigger(Trigger),
+            new JobCounts((int)Queued, (int)Running, (int)Success, (int)Failure, (int)Error, (int)Cancelled),
+            DateTimeOffset.FromUnixTimeMilliseconds(FirstQueuedAt), LastFinishedAt is { } f ? DateTimeOffset.FromUnixTimeMilliseconds(f) : null, LatestJobId);
+    }
+
+    #endregion
 }

@@ -134,6 +134,12 @@ public class CliTests
     }
 
     [Test]
+    public async Task Trigger_BranchWithTheRunnerOff_Exits1WithTheConflict()
+    {
+        (await Run("trigger", Repo, "--branch", "main")).ShouldFail(1, "409 Runner off: The built-in runner is not enabled");
+    }
+
+    [Test]
     public async Task Freeze_ThenUnfreeze_ShowsOnTheRepositoryAndUnfreezeTwiceIsRefused()
     {
         (await Run("freeze", Repo, "main", "--reason", "release 2.0")).ShouldSucceed();
@@ -236,6 +242,11 @@ public class CliTests
     [TestCase("queue", "acme/widgets", "--limit", "0")]
     [TestCase("freeze", "acme/widgets")]
     [TestCase("bogus")]
+    [TestCase("trigger", "acme/widgets", "--branch", "main", "--sha", "0123456789012345678901234567890123456789")]
+    [TestCase("commits", "acme/widgets", "--result", "passed")]
+    [TestCase("commits", "acme/widgets", "--limit", "0")]
+    [TestCase("results", "acme/widgets")]
+    [TestCase("runs", "log", "x")]
     [TestCase]
     public async Task BadArguments_Exit2BeforeCallingTheServer(params string[] args)
     {

@@ -82,7 +82,7 @@ public static partial class ApiEndpoints
             {
                 logger.LogInformation("Runner job {Job} handed to external runner {Runner} (key {Key})", job.Id, name, Caller(http).Name);
                 var heartbeat = JobHost.HeartbeatIntervalFor(options.Value.Runner.HeartbeatTimeout);
-                return Results.Ok(new ClaimedJob(job.Id, job.Repo.ToString(), job.Sha.Value, job.Context, TriggerName(job.Trigger), job.Branch,
+                return Results.Ok(new ClaimedJob(job.Id, job.Repo.ToString(), job.Sha.Value, job.Context, JobTriggers.Name(job.Trigger), job.Branch,
                     job.Tries, job.Spec, lease, heartbeat.TotalSeconds, scheduler.PageUrl(job.Id)));
             }
             var left = wait - TimeProvider.System.GetElapsedTime(deadline);
@@ -90,9 +90,6 @@ public static partial class ApiEndpoints
             await signal.WaitAsync(left < poll ? left : poll, ct);
         }
     }
-
-    private static string TriggerName(Core.Config.JobTrigger trigger) =>
-        trigger == Core.Config.JobTrigger.PullRequest ? "pull_request" : trigger.ToString().ToLowerInvariant();
 
     /// <summary>The job as claimed by the caller's lease, or the answer refusing the call (404 unknown, 409 no longer the caller's).</summary>
     private static async Task<(RunnerJob? Job, IResult? Refusal)> LeasedJobAsync(long id, HttpContext http, RunnerJobStore store, CancellationToken ct)

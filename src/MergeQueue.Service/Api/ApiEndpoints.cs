@@ -54,11 +54,14 @@ public static partial class ApiEndpoints
         api.MapGet("/repos/{owner}/{repo}/attempts", ListAttemptsAsync).WithName("ListMergeAttempts").ProducesProblem(404);
         api.MapGet("/repos/{owner}/{repo}/attempts/{id:long}", GetAttemptAsync).WithName("GetMergeAttempt").ProducesProblem(404);
 
-        api.MapPost("/trigger/{owner}/{repo}", TriggerAsync).WithName("TriggerRepository").ProducesProblem(403).ProducesProblem(404);
+        api.MapPost("/trigger/{owner}/{repo}", TriggerAsync).WithName("TriggerRepository").Accepts<TriggerBody>("application/json")
+            .Produces<TriggeredJobs>(StatusCodes.Status202Accepted).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422);
         api.MapPost("/repos/{owner}/{repo}/targets/{target}/freeze", FreezeAsync).WithName("FreezeTarget")
             .Accepts<FreezeBody>("application/json").ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422);
         api.MapPost("/repos/{owner}/{repo}/targets/{target}/unfreeze", UnfreezeAsync).WithName("UnfreezeTarget")
             .ProducesProblem(403).ProducesProblem(404).ProducesProblem(409);
+
+        MapHistoryEndpoints(api);
 
         var admin = api.MapGroup("").AddEndpointFilter(RequireAdmin).ProducesProblem(403);
         admin.MapGet("/users", ListUsersAsync).WithName("ListUsers");
@@ -327,7 +330,21 @@ public static partial class ApiEndpoints
     private static Task<IResult> RetryAsync(string owner, string repo, int number, HttpContext http, MergeQueueFlows flows, CancellationToken ct) =>
         ActAsync(http, owner, repo, async (id, cause) => FromFlow(await flows.RetryAsync(id, number, Caller(http).Name, cause, ct)));
 
-    private static Task<IResult> TriggerAsync(string owner, string repo, HttpContext http, MergeQueueFlows flows, IRepoConfigs configs, CancellationToken ct) =>
+    /// <summary>
+    /// Without a body (or with one naming neither branch nor sha): the Construct flow on every target now. With
+    /// <c>{"branch"}</c> or <c>{"sha"}</c>: the runner's jobs on that commit (<see cref="TriggerJobsAsync"/>).
+    /// </summary>
+    private static async Task<IResult> TriggerAsync(string owner, string repo, HttpContext http, MergeQueueFlows flows, IRepoConfigs configs,
+        Runner.JobScheduler runner, IGitHub github, CancellationToken ct)
+    {
+        var (body, error) = await ReadBodyAsync<TriggerBody>(http.Request, ct);
+        if (error is not null) return error;
+        return body is { Branch: not null } or { Sha: not null }
+            ? await TriggerJobsAsync(http, owner, repo, body, configs, runner, github, ct)
+            : await ConstructNowAsync(owner, repo, http, flows, configs, ct);
+    }
+
+    private static Task<IResult> ConstructNowAsync(string owner, string repo, HttpContext http, MergeQueueFlows flows, IRepoConfigs configs, CancellationToken ct) =>
         ActAsync(http, owner, repo, async (id, cause) =>
         {
             var config = await configs.GetAsync(id, ct);

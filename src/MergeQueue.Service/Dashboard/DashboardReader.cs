@@ -383,6 +383,10 @@ public sealed class DashboardReader(
 
     public static string Short(string sha) => sha.Length > 7 ? sha[..7] : sha;
 
+    /// <summary>A runner job's run time, whole seconds (at least 1), so far while it runs; empty before it starts.</summary>
+    public static string JobDuration(RunnerJob job) => job.StartedAt is not { } started ? ""
+        : Messages.Duration(TimeSpan.FromSeconds(Math.Max(1, Math.Round(((job.FinishedAt ?? DateTimeOffset.UtcNow) - started).TotalSeconds))));
+
     public static string Age(TimeSpan span) => span.TotalSeconds < 0 ? "0s"
         : span.TotalMinutes < 1 ? $"{(int)span.TotalSeconds}s"
         : span.TotalHours < 1 ? $"{(int)span.TotalMinutes}m"

@@ -8,6 +8,7 @@ public static class Links
 {
     public static string Repo(RepoId repo) => $"/repos/{Uri.EscapeDataString(repo.Owner)}/{Uri.EscapeDataString(repo.Name)}";
     public static string Pull(RepoId repo, int number) => $"{Repo(repo)}/pulls/{number}";
+    public static string RepoRuns(RepoId repo) => $"{Repo(repo)}/runs";
     public static string Run(long id) => $"/runs/{id}";
     public static string RunLog(long id) => $"/runs/{id}/log";
     public static string Delivery(string id) => $"/audit/deliveries/{Uri.EscapeDataString(id)}";

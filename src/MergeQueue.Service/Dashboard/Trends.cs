@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using MergeQueue.Core;
 using MergeQueue.Data;
 
 namespace MergeQueue.Service.Dashboard;
@@ -18,11 +19,10 @@ public static class Trends
 
     public static TrendReport Compute(TrendData data, DateTimeOffset from, DateTimeOffset to, bool hourly)
     {
-        var step = hourly ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1);
-        var start = Floor(from, hourly);
-        var buckets = new List<DateTimeOffset>();
-        for (var b = start; b < to && buckets.Count < MaxBuckets; b += step) buckets.Add(b);
-        int Index(DateTimeOffset t) => (int)((Floor(t, hourly) - start).Ticks / step.Ticks);
+        var cover = TimeBuckets.Cover(from, to, hourly, MaxBuckets);
+        var buckets = cover.Starts;
+        // Outside every bucket: -1, which the bounds tests below skip (and the queue walk treats as before the first).
+        int Index(DateTimeOffset t) => cover.IndexOf(t) ?? (t < (buckets.Count > 0 ? buckets[0] : to) ? -1 : buckets.Count);
 
         var ttm = buckets.Select(_ => new List<double>()).ToArray();
         foreach (var (requested, merged) in data.Merged)
@@ -71,19 +71,9 @@ public static class Trends
         return new TrendReport(from, to, hourly, buckets, series);
     }
 
-    public static DateTimeOffset Floor(DateTimeOffset t, bool hourly)
-    {
-        var u = t.UtcDateTime;
-        return new DateTimeOffset(hourly ? new DateTime(u.Year, u.Month, u.Day, u.Hour, 0, 0, DateTimeKind.Utc) : u.Date, TimeSpan.Zero);
-    }
+    public static DateTimeOffset Floor(DateTimeOffset t, bool hourly) => TimeBuckets.Floor(t, hourly);
 
-    private static double Percentile(List<double> values, double p)
-    {
-        // Nearest rank: the smallest value with at least p of the values at or below it.
-        var sorted = values.Order().ToArray();
-        var rank = (int)Math.Ceiling(p * sorted.Length);
-        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
-    }
+    private static double Percentile(List<double> values, double p) => TimeBuckets.Percentile(values, p);
 
     /// <summary>A line chart with one circle per bucket that has a value (<c>class="point"</c>, <c>data-bucket</c>, a tooltip).</summary>
     public static string Svg(TrendReport report, TrendSeries series)

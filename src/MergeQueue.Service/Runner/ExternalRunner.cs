@@ -7,7 +7,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using MergeQueue.Core;
-using MergeQueue.Core.Config;
 using MergeQueue.Core.Runner;
 using MergeQueue.Service.Api;
 
@@ -220,15 +219,7 @@ public sealed class RemoteJobHost(HttpClient http, ClaimedJob claimed, ILogger l
 
     /// <summary>The claimed job; its <see cref="RunnerJob.ClaimedBy"/> is the lease.</summary>
     public RunnerJob Job { get; } = new(
-        claimed.Id, RepoId.Parse(claimed.Repo), new CommitSha(claimed.Sha), claimed.Job,
-        claimed.Trigger switch
-        {
-            "staging" => JobTrigger.Staging,
-            "try" => JobTrigger.Try,
-            "pull_request" => JobTrigger.PullRequest,
-            _ => JobTrigger.Push,
-        },
-        claimed.Branch, null, claimed.Spec, JobState.Running, null, claimed.Try, null, claimed.Lease,
+        claimed.Id, RepoId.Parse(claimed.Repo), new CommitSha(claimed.Sha), claimed.Job, JobTriggers.Parse(claimed.Trigger), claimed.Branch, null, claimed.Spec, JobState.Running, null, claimed.Try, null, claimed.Lease,
         DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null);
 
     public TimeSpan WatchInterval => HeartbeatInterval;

@@ -89,7 +89,7 @@ public sealed class JobExecutor(IJobHost host, ServiceOptions.RunnerOptions sett
             env["MERGEQUEUE_REPO"] = job.Repo.ToString();
             env["MERGEQUEUE_SHA"] = job.Sha.Value;
             env["MERGEQUEUE_JOB"] = job.Context;
-            env["MERGEQUEUE_TRIGGER"] = job.Trigger.ToString().ToLowerInvariant();
+            env["MERGEQUEUE_TRIGGER"] = JobTriggers.Name(job.Trigger);
             env["MERGEQUEUE_TRY"] = tryNumber.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
             using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(stop);

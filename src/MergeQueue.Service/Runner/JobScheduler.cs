@@ -24,7 +24,10 @@ public sealed class JobScheduler(
 {
     public bool Enabled => options.Value.Runner.Enabled;
 
-    public string PageUrl(long id) => $"{flow.PublicUrl.TrimEnd('/')}/runs/{id}";
+    public string PageUrl(long id) => PublicLink(Dashboard.Links.Run(id));
+
+    /// <summary>A path of this service as an absolute URL under <c>MergeQueue:PublicUrl</c>.</summary>
+    public string PublicLink(string path) => $"{flow.PublicUrl.TrimEnd('/')}{path}";
 
     /// <summary>A branch of the repository moved to <paramref name="after"/> (all zeros: it was deleted).</summary>
     public async Task<string?> BranchPushedAsync(RepoId repo, RepoConfig config, string branch, CommitSha after, CancellationToken ct)
@@ -72,14 +75,38 @@ public sealed class JobScheduler(
     /// Queues one job on one commit and posts its "queued" status; false when the store already had it
     /// (with <paramref name="again"/>, the reconciler's: only when it is queued or running).
     /// </summary>
-    public async Task<bool> QueueAsync(RepoId repo, RepoConfig config, JobConfig job, JobTrigger trigger, CommitSha sha, string branch, AttemptId? attempt, bool again, CancellationToken ct)
+    public async Task<bool> QueueAsync(RepoId repo, RepoConfig config, JobConfig job, JobTrigger trigger, CommitSha sha, string branch, AttemptId? attempt, bool again, CancellationToken ct) =>
+        await QueueRowAsync(repo, config, job, trigger, sha, branch, attempt, again, ct) is not null;
+
+    /// <summary><see cref="QueueAsync"/>, answering the new job (null when the store already had it).</summary>
+    private async Task<RunnerJob?> QueueRowAsync(RepoId repo, RepoConfig config, JobConfig job, JobTrigger trigger, CommitSha sha, string? branch, AttemptId? attempt, bool again, CancellationToken ct)
     {
         var row = await store.EnqueueAsync(new NewJob(repo, sha, job.Name, trigger, branch, attempt, JobSpec.From(job, config)), ct, again);
-        if (row is null) return false;
+        if (row is null) return null;
         logger.LogInformation("Runner job {Job} ({Context}) queued for {Repo}@{Sha} ({Trigger} on {Branch})", row.Id, row.Context, repo, sha.Short, trigger, branch);
         await github.SetStatusAsync(repo, sha, job.Name, StatusState.Pending, Messages.JobQueued, PageUrl(row.Id), ct);
         signal.Wake();
-        return true;
+        return row;
+    }
+
+    /// <summary>
+    /// A manual trigger (<c>POST /api/v1/trigger/{owner}/{repo}</c> with a branch or sha; docs/runner.md, "History and
+    /// trends"): every job of the config runs on the commit, whatever its <c>on</c>, except one already queued or running
+    /// there. A job run on a branch counts as that branch's trigger (a target branch: <c>push</c>); on a bare sha, as <c>push</c>.
+    /// Returns the jobs queued and the names of those left alone.
+    /// </summary>
+    public async Task<(IReadOnlyList<RunnerJob> Queued, IReadOnlyList<string> AlreadyActive)> TriggerAsync(
+        RepoId repo, RepoConfig config, CommitSha sha, string? branch, CancellationToken ct)
+    {
+        var (trigger, attempt) = branch is null ? (null, null) : Classify(config, branch);
+        var queued = new List<RunnerJob>();
+        var active = new List<string>();
+        foreach (var job in config.Jobs)
+        {
+            if (await QueueRowAsync(repo, config, job, trigger ?? JobTrigger.Push, sha, branch, attempt, again: true, ct) is { } row) queued.Add(row);
+            else active.Add(job.Name);
+        }
+        return (queued, active);
     }
 
     private async Task CancelAsync(RepoId repo, string branch, CommitSha? keep, string why, CancellationToken ct)

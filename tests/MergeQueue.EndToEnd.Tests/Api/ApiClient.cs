@@ -21,7 +21,10 @@ public sealed class ApiClient(Uri serviceUrl, string? key) : IDisposable
         using var response = await _http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         return new ApiResponse(response.StatusCode, response.Content.Headers.ContentType?.MediaType, text,
-            response.Headers.RetryAfter?.Delta, response.Headers.WwwAuthenticate.ToString());
+            response.Headers.RetryAfter?.Delta, response.Headers.WwwAuthenticate.ToString())
+        {
+            Link = response.Headers.TryGetValues("Link", out var link) ? string.Join(", ", link) : null,
+        };
     }
 
     public Task<ApiResponse> GetAsync(string path) => SendAsync(HttpMethod.Get, path);
@@ -34,6 +37,9 @@ public sealed class ApiClient(Uri serviceUrl, string? key) : IDisposable
 public sealed record ApiResponse(HttpStatusCode Status, string? ContentType, string Body, TimeSpan? RetryAfter, string WwwAuthenticate)
 {
     public JsonElement Json => JsonDocument.Parse(Body).RootElement;
+
+    /// <summary>The <c>Link</c> header (paging), or null.</summary>
+    public string? Link { get; init; }
 
     public override string ToString() => $"{(int)Status} {ContentType} {Body}";
 }

@@ -456,6 +456,8 @@ public class ApiTests(string provider)
             "POST /api/v1/repos/{owner}/{repo}/targets/{target}/freeze", "POST /api/v1/repos/{owner}/{repo}/targets/{target}/unfreeze",
             "GET /api/v1/users", "POST /api/v1/users", "GET /api/v1/users/{id}", "PUT /api/v1/users/{id}", "DELETE /api/v1/users/{id}",
             "POST /api/v1/keys", "GET /api/v1/keys", "DELETE /api/v1/keys/{id}", "POST /api/v1/repos/{owner}/{repo}/statuses/reconcile",
+            "GET /api/v1/repos/{owner}/{repo}/commits", "GET /api/v1/repos/{owner}/{repo}/commits/{sha}", "GET /api/v1/repos/{owner}/{repo}/commits/{sha}/results",
+            "GET /api/v1/runs/{id}", "GET /api/v1/runs/{id}/log",
         ];
         foreach (var entry in expected)
         {

@@ -20,6 +20,8 @@ public sealed class Browser : IDisposable
         options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
             "--window-size=1280,1000", $"--user-data-dir={_profile}");
+        // Console messages, for ConsoleErrors.
+        options.SetLoggingPreference(LogType.Browser, LogLevel.All);
         var service = ChromeDriverService.CreateDefaultService("/usr/bin", "chromedriver");
         service.SuppressInitialDiagnosticInformation = true;
         service.HideCommandPromptWindow = true;
@@ -38,6 +40,10 @@ public sealed class Browser : IDisposable
     }
 
     public void GoTo(Uri url) => Driver.Navigate().GoToUrl(url);
+
+    /// <summary>The console's errors (failed scripts, resources, exceptions) since the last call.</summary>
+    public IReadOnlyList<string> ConsoleErrors() =>
+        Driver.Manage().Logs.GetLog(LogType.Browser).Where(e => e.Level >= LogLevel.Severe).Select(e => e.Message).ToList();
 
     public IWebElement Find(string css) => Driver.FindElement(By.CssSelector(css));
 

@@ -308,7 +308,7 @@ public partial class RunnerEndToEndTests
     [Test]
     public async Task Runner_PullRequestJob_RunsOnTheHeadAndServesAsAPreCheck()
     {
-        await using var t = await StartAsync(Config("{ run: sh ./test.sh }\n  lint: { run: 'echo lint ok', on: [pull_request] }", extra: "pre_checks: [lint]"));
+        await using var t = await StartAsync(Config("{ run: sh ./test.sh }\n  lint: { run: 'echo \"lint ok on $MERGEQUEUE_TRIGGER\"', on: [pull_request] }", extra: "pre_checks: [lint]"));
         var n = await t.OpenPrAsync();
         await t.ApproveAndMergeAsync(n);
 
@@ -319,6 +319,7 @@ public partial class RunnerEndToEndTests
         var lint = (await Jobs(t).ForCommitAsync(RepoId.Parse(ServiceTester.Repo), new CommitSha(head))).Single();
         (lint.Context, lint.Trigger, lint.Branch, lint.State).Should().Be(("lint", Core.Config.JobTrigger.PullRequest, $"pull/{n}", JobState.Success));
         (await t.QueueStatusAsync(n, "lint"))!.State.Should().Be("success");
+        (await GetAsync(t, $"/runs/{lint.Id}/log")).Body.Should().Be("lint ok on pull_request\n");
         (await Jobs(t).RecentAsync(RepoId.Parse(ServiceTester.Repo), 10)).Should().NotContain(j => j.Context == "lint" && j.Trigger != Core.Config.JobTrigger.PullRequest);
     }
 
@@ -334,6 +335,7 @@ public partial class RunnerEndToEndTests
         var job = (await Jobs(t).RecentAsync(RepoId.Parse(ServiceTester.Repo), 10)).Single();
         (await GetAsync(t, $"/runs/{job.Id}")).Status.Should().Be(HttpStatusCode.Unauthorized);
         (await GetAsync(t, $"/runs/{job.Id}/log")).Status.Should().Be(HttpStatusCode.Unauthorized);
+        (await GetAsync(t, $"/repos/{ServiceTester.Repo}/runs")).Status.Should().Be(HttpStatusCode.Unauthorized);
     }
 
     /// <summary>Alive: in /proc and not a zombie (a killed child whose parent has not reaped it yet is gone for our purpose).</summary>

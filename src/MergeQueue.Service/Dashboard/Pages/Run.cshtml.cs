@@ -29,6 +29,5 @@ public sealed class RunModelPage(RunnerJobStore store, DashboardAccess access) :
         return Page();
     }
 
-    public string Duration => Job.StartedAt is not { } started ? ""
-        : Core.Messages.Duration(TimeSpan.FromSeconds(Math.Max(1, Math.Round(((Job.FinishedAt ?? DateTimeOffset.UtcNow) - started).TotalSeconds))));
+    public string Duration => DashboardReader.JobDuration(Job);
 }
