@@ -63,9 +63,8 @@ internal static class CommitEndpoints
             var paged = q.ContainsKey("page") || q.ContainsKey("per_page");
             var perPage = int.TryParse(q["per_page"], out var pp) ? Math.Clamp(pp, 1, 100) : 30;
             var page = int.TryParse(q["page"], out var p) ? Math.Max(1, p) : 1;
-            var commits = new List<SimCommit>();
-            foreach (var sha in paged ? ahead.Skip((page - 1) * perPage).Take(perPage) : ahead.TakeLast(ApiRequest.PullCommitsLimit))
-                commits.Add((await r.Git.ReadCommitAsync(sha, ctx.RequestAborted))!);
+            var commits = await r.Git.ReadCommitsAsync(
+                (paged ? ahead.Skip((page - 1) * perPage).Take(perPage) : ahead.TakeLast(ApiRequest.PullCommitsLimit)).ToList(), ctx.RequestAborted);
             return ApiRequest.Json(ApiJson.Compare(engine.Json, r.Model, text, baseCommit, mergeBase, status, ahead.Count, behind.Count, commits));
         });
 

@@ -197,12 +197,6 @@ public sealed partial class GitHubEngine
         if (old is null && branch != repo.Model.DefaultBranch)
             exclude = await repo.Git.GetRefAsync(BranchRef(repo.Model.DefaultBranch), ct);
         var shas = await repo.Git.RevListAsync(newSha, exclude, ct);
-        var commits = new List<SimCommit>();
-        foreach (var sha in shas.TakeLast(20))
-        {
-            var commit = await repo.Git.ReadCommitAsync(sha, ct);
-            if (commit is not null) commits.Add(commit);
-        }
-        return commits;
+        return await repo.Git.ReadCommitsAsync(shas.TakeLast(20).ToList(), ct);
     }
 }

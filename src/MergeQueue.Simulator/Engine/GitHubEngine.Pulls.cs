@@ -92,10 +92,7 @@ public sealed partial class GitHubEngine
         // Once merged, the head is inside the current base: list against the base it was merged into.
         if (await repo.Git.IsAncestorAsync(head, baseTip, ct)) baseTip = baseSha;
         if (await repo.Git.IsAncestorAsync(head, baseTip, ct)) return [];
-        var commits = new List<SimCommit>();
-        foreach (var sha in await repo.Git.RevListAsync(head, baseTip, ct))
-            commits.Add((await repo.Git.ReadCommitAsync(sha, ct))!);
-        return commits;
+        return await repo.Git.ReadCommitsAsync(await repo.Git.RevListAsync(head, baseTip, ct), ct);
     }
 
     /// <summary>PUT /pulls/{n}/merge: merge, squash or rebase the pull request into its base.</summary>
