@@ -146,9 +146,10 @@ public sealed class ServiceProcess : IAsyncDisposable
     }
 
     /// <summary>SIGKILL: no shutdown, no flushing, as a crash or an OOM kill.</summary>
-    public void Kill()
+    /// <param name="alone">the process only, not what it started (as an OOM kill of the process)</param>
+    public void Kill(bool alone = false)
     {
-        _process.Kill(entireProcessTree: true);
+        _process.Kill(entireProcessTree: !alone);
         _process.WaitForExit();
     }
 

@@ -95,7 +95,7 @@ public sealed class JobExecutor(IJobHost host, ServiceOptions.RunnerOptions sett
             using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(stop);
             var watch = WatchAsync(job, cancelled);
             var pump = log.RunAsync(cancelled.Token);
-            var result = await JobProcess.RunAsync(job.Spec.Run, checkout, env, JobProcess.Wrapper(settings.MemoryLimitMb, settings.CpuLimitSeconds),
+            var result = await JobProcess.RunAsync(job.Spec.Run, checkout, env, JobProcess.Wrapper(settings.MemoryLimitMb, settings.CpuLimitSeconds, Environment.ProcessId),
                 job.Spec.Timeout, log.Write, cancelled.Token);
             await cancelled.CancelAsync();
             await Task.WhenAll(watch, pump);

@@ -28,13 +28,19 @@ public static class JobProcess
         ["CI"] = "true",
     };
 
-    /// <summary>The shell text that applies the limits, then runs the job's command (its <c>$1</c>).</summary>
-    public static string Wrapper(int memoryLimitMb, int cpuLimitSeconds)
+    /// <summary>
+    /// The shell text that starts the watchdog, applies the limits, then runs the job's command (its <c>$1</c>).
+    /// The watchdog (detached twice, so the job's <c>wait</c> never waits for it; in the job's process group)
+    /// kills the whole group once <paramref name="runnerPid"/> is gone: a runner or service killed outright
+    /// leaves no job running behind it. A job that ends normally takes the watchdog with its group.
+    /// </summary>
+    public static string Wrapper(int memoryLimitMb, int cpuLimitSeconds, int runnerPid)
     {
-        var limits = new StringBuilder();
-        if (memoryLimitMb > 0) limits.Append(CultureInfo.InvariantCulture, $"ulimit -v {memoryLimitMb * 1024L} || exit 125; ");
-        if (cpuLimitSeconds > 0) limits.Append(CultureInfo.InvariantCulture, $"ulimit -t {cpuLimitSeconds} || exit 125; ");
-        return limits + "exec sh -c \"$1\"";
+        var script = new StringBuilder().Append(CultureInfo.InvariantCulture,
+            $"( (while kill -0 {runnerPid} 2>/dev/null; do sleep 1; done; kill -KILL 0) </dev/null >/dev/null 2>&1 & ); ");
+        if (memoryLimitMb > 0) script.Append(CultureInfo.InvariantCulture, $"ulimit -v {memoryLimitMb * 1024L} || exit 125; ");
+        if (cpuLimitSeconds > 0) script.Append(CultureInfo.InvariantCulture, $"ulimit -t {cpuLimitSeconds} || exit 125; ");
+        return script + "exec sh -c \"$1\"";
     }
 
     /// <summary>

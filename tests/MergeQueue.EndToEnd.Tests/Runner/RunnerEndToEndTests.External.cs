@@ -27,11 +27,11 @@ public partial class RunnerEndToEndTests
             new Dictionary<string, string> { ["MERGEQUEUE_RUNNER_KEY"] = key });
 
     [Test]
-    public async Task Runner_TwoExternalRunners_ShareTheJobs_AndAKilledRunnersJobRunsAgainOnTheOther()
+    public async Task Runner_TwoExternalRunners_ShareTheJobs_AndAKilledRunnersJobDiesWithItAndRunsAgainOnTheOther()
     {
         var pids = Path.Combine(scratch, "pids");
         var gate = Path.Combine(scratch, "gate");
-        var job = $$"""{ run: 'echo $$ >> "$PIDS"; echo "try $MERGEQUEUE_TRY key=${MERGEQUEUE_RUNNER_KEY:-none}"; while [ ! -f "$GATE" ]; do sleep 0.1; done; echo done', env: { PIDS: "{{pids}}", GATE: "{{gate}}" } }""";
+        var job = $$"""{ run: 'echo "$MERGEQUEUE_JOB $MERGEQUEUE_TRY $$" >> "$PIDS"; echo "try $MERGEQUEUE_TRY key=${MERGEQUEUE_RUNNER_KEY:-none}"; while [ ! -f "$GATE" ]; do sleep 0.1; done; echo done', env: { PIDS: "{{pids}}", GATE: "{{gate}}" } }""";
         await using var t = await ServiceTester.StartAsync($"""
             target_branches: [main]
             required_approvals: 1
@@ -77,8 +77,11 @@ public partial class RunnerEndToEndTests
 
         await Simulator.SimulatorClient.WaitUntilAsync(async _ => (await GetAsync(t, $"/runs/{orphan.Id}/log")).Body.Contains("try 1 key=none"), TimeSpan.FromSeconds(30));
 
-        // machine-a dies with its job (SIGKILL of the runner and what it started, as a machine going down).
-        a.Kill();
+        // machine-a's runner is killed outright (SIGKILL of the process alone): its job's watchdog kills the job's
+        // process group, and the service queues the job again once its heartbeat is missed.
+        var orphanPid = int.Parse(File.ReadAllLines(pids).Single(l => l.StartsWith($"{orphan.Context} 1 ", StringComparison.Ordinal)).Split(' ')[2]);
+        a.Kill(alone: true);
+        await Simulator.SimulatorClient.WaitUntilAsync(_ => Task.FromResult(!IsAlive(orphanPid)), TimeSpan.FromSeconds(15));
         await Simulator.SimulatorClient.WaitUntilAsync(async _ => (await Jobs(t).GetAsync(orphan.Id))!.State == JobState.Queued, TimeSpan.FromSeconds(30));
         await Simulator.SimulatorClient.WaitUntilAsync(async _ => (await GetAsync(t, $"/runs/{orphan.Id}/log")).Body.Contains("runner machine-a stopped answering"),
             TimeSpan.FromSeconds(10));
