@@ -72,7 +72,7 @@ public static partial class ApiEndpoints
         if (!scheduler.Enabled)
             return Problem(StatusCodes.Status409Conflict, "Runner off", "The built-in runner is not enabled on this service (MergeQueue:Runner:Enabled): no job is ever queued.");
 
-        var deadline = TimeProvider.System.GetTimestamp();
+        var started = TimeProvider.System.GetTimestamp();
         var wait = TimeSpan.FromSeconds(body.Wait ?? 0);
         var poll = options.Value.Runner.PollInterval;
         while (true)
@@ -85,7 +85,7 @@ public static partial class ApiEndpoints
                 return Results.Ok(new ClaimedJob(job.Id, job.Repo.ToString(), job.Sha.Value, job.Context, JobTriggers.Name(job.Trigger), job.Branch,
                     job.Tries, job.Spec, lease, heartbeat.TotalSeconds, scheduler.PageUrl(job.Id)));
             }
-            var left = wait - TimeProvider.System.GetElapsedTime(deadline);
+            var left = wait - TimeProvider.System.GetElapsedTime(started);
             if (left <= TimeSpan.Zero) return Results.NoContent();
             await signal.WaitAsync(left < poll ? left : poll, ct);
         }
@@ -131,7 +131,9 @@ public static partial class ApiEndpoints
         if (refusal is not null) return refusal;
         if (@try is not { } tryNumber || tryNumber < 1 || tryNumber > job!.Tries + job.Spec.FlakyRetries)
             return Invalid("try (the query parameter: which try printed this) must be one of the job's tries.");
-        var buffer = new char[MaxLogChunkBytes + 1];
+        // Sized to the body when its length is known (a UTF-8 body has no more characters than bytes): a log post
+        // comes every fraction of a second per running job.
+        var buffer = new char[(int)Math.Min(http.Request.ContentLength ?? MaxLogChunkBytes, MaxLogChunkBytes) + 1];
         using var reader = new StreamReader(http.Request.Body, System.Text.Encoding.UTF8);
         var read = await reader.ReadBlockAsync(buffer, ct);
         if (read > MaxLogChunkBytes)
@@ -174,8 +176,7 @@ public static partial class ApiEndpoints
         if (body!.Description is not { Length: > 0 and <= 140 } description) return Invalid("description is required, at most 140 characters (it becomes the commit status's).");
         var (job, refusal) = await LeasedJobAsync(id, http, store, ct);
         if (refusal is not null) return refusal;
-        await host.FinishAsync(job!, state.Value, description, body.ExitCode, ct);
-        return (await store.GetAsync(id, ct))?.State == state ? Results.NoContent() : NoLongerYours(id);
+        return await host.FinishAsync(job!, state.Value, description, body.ExitCode, ct) ? Results.NoContent() : NoLongerYours(id);
     }
 
     /// <summary>The runner is stopping: the job goes back in the queue for another runner.</summary>

@@ -261,16 +261,17 @@ public sealed class RemoteJobHost(HttpClient http, ClaimedJob claimed, ILogger l
         return true;
     }
 
-    public async Task FinishAsync(RunnerJob job, JobState state, string description, int? exitCode, CancellationToken ct)
+    public async Task<bool> FinishAsync(RunnerJob job, JobState state, string description, int? exitCode, CancellationToken ct)
     {
         var body = new RunnerFinishBody(state.ToString().ToLowerInvariant(), description, exitCode);
         using var response = await SendAsync(() => new HttpRequestMessage(HttpMethod.Post, $"jobs/{job.Id}/finish") { Content = JsonContent.Create(body, options: Json) }, ct);
         if (response.StatusCode == HttpStatusCode.Conflict)
         {
             logger.LogInformation("Job {Job}: the service no longer counts this run's verdict: {Why}", job.Id, await DetailAsync(response, ct));
-            return;
+            return false;
         }
         await EnsureAsync(response, ct);
+        return true;
     }
 
     public async Task ReleaseAsync(RunnerJob job, CancellationToken ct)

@@ -32,8 +32,8 @@ public interface IJobHost
     /// <summary>Another try (a flaky retry) begins; false when the job is no longer this claimer's.</summary>
     Task<bool> StartTryAsync(RunnerJob job, int tryNumber, CancellationToken ct);
 
-    /// <summary>The verdict: stored and posted as the commit's status (unless the job is no longer this claimer's).</summary>
-    Task FinishAsync(RunnerJob job, JobState state, string description, int? exitCode, CancellationToken ct);
+    /// <summary>The verdict: stored and posted as the commit's status; false when the job is no longer this claimer's (nothing changes).</summary>
+    Task<bool> FinishAsync(RunnerJob job, JobState state, string description, int? exitCode, CancellationToken ct);
 
     /// <summary>The runner is stopping: the job goes back in the queue.</summary>
     Task ReleaseAsync(RunnerJob job, CancellationToken ct);
@@ -103,9 +103,9 @@ public sealed class JobHost(
         return true;
     }
 
-    public async Task FinishAsync(RunnerJob job, JobState state, string description, int? exitCode, CancellationToken ct)
+    public async Task<bool> FinishAsync(RunnerJob job, JobState state, string description, int? exitCode, CancellationToken ct)
     {
-        if (!await store.FinishAsync(job.Id, job.ClaimedBy!, state, description, exitCode, ct)) return; // cancelled meanwhile: its status is posted
+        if (!await store.FinishAsync(job.Id, job.ClaimedBy!, state, description, exitCode, ct)) return false; // cancelled meanwhile: its status is posted
         logger.LogInformation("Runner job {Job} ({Context}) on {Repo}@{Sha}: {State}, {Description} ({Runner})",
             job.Id, job.Context, job.Repo, job.Sha.Short, state, description, RunnerName(job.ClaimedBy));
         var status = state switch
@@ -115,6 +115,7 @@ public sealed class JobHost(
             _ => StatusState.Error,
         };
         await github.SetStatusAsync(job.Repo, job.Sha, job.Context, status, description, scheduler.PageUrl(job.Id), ct);
+        return true;
     }
 
     public async Task ReleaseAsync(RunnerJob job, CancellationToken ct)
